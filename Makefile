@@ -1,0 +1,71 @@
+# Guardian — every target builds or refreshes .venv itself, so a fresh clone needs
+# nothing but `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+export GUARDIAN_MODELS_DIR     ?= $(HOME)/.cache/guardian/models
+export GUARDIAN_TEST_MEDIA_DIR ?= $(HOME)/.cache/guardian/test-media
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+PYTEST_ARGS ?=
+BENCH_FRAMES ?= 200
+
+.PHONY: help venv models test-media lint format test unit integration e2e bench demo clean
+
+help:
+	@echo "make demo   - install, fetch the detector model, detect people in sample photos"
+	@echo "make test   - install, fetch models and test media, lint, run all tests"
+	@echo "make bench  - run the benchmarks and print their JSON"
+	@echo "make lint   - ruff + mypy strict"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+models: venv
+	$(BIN)/guardian models fetch --all
+
+test-media:
+	scripts/fetch-test-media
+
+lint: venv
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+test: venv models test-media lint
+	scripts/ensure-services
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: venv models test-media
+	scripts/ensure-services
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: venv models test-media
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: venv models
+	$(BIN)/guardian bench detect --frames $(BENCH_FRAMES) --json --model ssd-mobilenetv2-oidv4 --runtime openvino
+	$(BIN)/guardian bench detect --frames $(BENCH_FRAMES) --json --model ssd-mobilenetv2-oidv4 --runtime onnxruntime
+	$(BIN)/guardian bench detect --frames $(BENCH_FRAMES) --json --model nanodet-coco --runtime openvino
+	$(BIN)/guardian bench detect --frames $(BENCH_FRAMES) --json --model centernet-coco --runtime openvino
+
+demo: venv
+	$(BIN)/guardian models fetch
+	$(BIN)/guardian detect $$($(BIN)/guardian samples)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``guardian bench NAME`` (results recorded in bench/RESULTS.md)."""

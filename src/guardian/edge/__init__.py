@@ -1,0 +1,1 @@
+"""The edge appliance: cameras, capture ingest, detection, events, recording."""

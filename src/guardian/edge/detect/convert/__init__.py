@@ -1,0 +1,1 @@
+"""Model format converters: foreign model packages → files our runtimes load."""

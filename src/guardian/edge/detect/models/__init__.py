@@ -1,0 +1,1 @@
+"""Model catalog, fetching/conversion, the models directory, and user-supplied models."""
