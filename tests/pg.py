@@ -148,7 +148,7 @@ class _TemplateRegistry:
             raise self.failed[name]
         if name in self.built:
             dbname, known = self.built[name]
-            if known is not migrate:
+            if known != migrate:  # == so equal bound methods count as the same
                 raise ValueError(f"template {name!r} already registered with {known!r}")
             return dbname
         dbname = f"guardian_tpl_{name}_{os.getpid()}"

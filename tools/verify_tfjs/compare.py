@@ -71,7 +71,8 @@ def make_input(case: Case, kind: str) -> F32:
         return np.random.default_rng(1234).uniform(lo, hi, shape).astype(np.float32)
     from skimage import data
 
-    rgb = cv2.resize(data.astronaut(), (case.size, case.size), interpolation=cv2.INTER_LINEAR)
+    photo: npt.NDArray[np.uint8] = data.astronaut()  # type: ignore[no-untyped-call]
+    rgb = cv2.resize(photo, (case.size, case.size), interpolation=cv2.INTER_LINEAR)
     if case.name == "nanodet":
         bgr = rgb[..., ::-1].astype(np.float32)
         mean = np.array([103.53, 116.28, 123.675], np.float32)

@@ -28,7 +28,10 @@ def bench_frames(count: int, width: int, height: int) -> list[npt.NDArray[np.uin
     if not photos:
         rng = np.random.default_rng(0)
         photos = [rng.integers(0, 255, (height, width, 3), np.uint8)]
-    frames = [cv2.resize(p, (width, height), interpolation=cv2.INTER_AREA) for p in photos]
+    frames = [
+        np.asarray(cv2.resize(p, (width, height), interpolation=cv2.INTER_AREA), np.uint8)
+        for p in photos
+    ]
     return [frames[i % len(frames)] for i in range(count)]
 
 

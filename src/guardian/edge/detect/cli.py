@@ -95,8 +95,10 @@ def detect_command(
                 f"[{', '.join(f'{v:.0f}' for v in d.box)}]"
                 for d in found
             )
-            _out(f"{path}: {summary or 'nothing found'}  [{prov.model}/{prov.runtime} "
-                 f"on {prov.device}, {ms:.1f} ms]")
+            _out(
+                f"{path}: {summary or 'nothing found'}  [{prov.model}/{prov.runtime} "
+                f"on {prov.device}, {ms:.1f} ms]"
+            )
         if annotate_dir is not None:
             save_image(annotate(rgb, found), annotate_dir / f"{path.stem}.jpg")
     if failed:
@@ -143,12 +145,25 @@ def models_list(
     rows = []
     for name, entry in CATALOG.items():
         sha = store.manifest(name)["sha256"] if name in present else None
-        rows.append({"name": name, "fetched": name in present, "sha256": sha,
-                     "source": f"npm:{entry.package}@{entry.version}",
-                     "description": entry.description})
-    rows += [{"name": c.name, "fetched": c.path.is_file(), "sha256": None,
-              "source": str(c.path), "description": f"custom {c.format} ONNX"}
-             for c in settings.detector.custom_models]
+        rows.append(
+            {
+                "name": name,
+                "fetched": name in present,
+                "sha256": sha,
+                "source": f"npm:{entry.package}@{entry.version}",
+                "description": entry.description,
+            }
+        )
+    rows += [
+        {
+            "name": c.name,
+            "fetched": c.path.is_file(),
+            "sha256": None,
+            "source": str(c.path),
+            "description": f"custom {c.format} ONNX",
+        }
+        for c in settings.detector.custom_models
+    ]
     if json_out:
         _out(json.dumps(rows))
         return

@@ -26,11 +26,15 @@ class DetectorSettings(BaseModel):
     )
     runtime: RuntimeConfig = Field(
         default_factory=OpenVinoConfig,
-        description='Inference runtime, keyed by type: {"type": "openvino"} or {"type": "onnxruntime"}.',
+        description=(
+            'Inference runtime, keyed by type: {"type": "openvino"} or {"type": "onnxruntime"}.'
+        ),
     )
     models_dir: Path = Field(
         default_factory=default_models_dir,
-        description="Folder of fetched models (default: $GUARDIAN_MODELS_DIR or ~/.cache/guardian/models).",
+        description=(
+            "Folder of fetched models (default: $GUARDIAN_MODELS_DIR or ~/.cache/guardian/models)."
+        ),
     )
     custom_models: list[OnnxModelConfig] = Field(
         default_factory=list, description="Bring-your-own ONNX models (YOLOv8/YOLO11 or YOLOX)."
@@ -38,5 +42,7 @@ class DetectorSettings(BaseModel):
     reload_poll_seconds: float = Field(
         5.0,
         ge=0.0,
-        description="How often the running edge checks the model files for a new version (0: never).",
+        description=(
+            "How often the running edge checks the model files for a new version (0: never)."
+        ),
     )

@@ -48,8 +48,7 @@ class Detector:
         if artifact is None:
             have = ", ".join(sorted(spec.artifacts)) or "none"
             raise RuntimeUnavailableError(
-                f"model {spec.name!r} has no file for runtime {runtime.type!r} "
-                f"(available: {have})"
+                f"model {spec.name!r} has no file for runtime {runtime.type!r} (available: {have})"
             )
         return cls(spec, runtime.load(artifact.path, spec.outputs), thresholds)
 

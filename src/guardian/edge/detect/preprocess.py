@@ -6,7 +6,7 @@ Pure numpy/OpenCV; the inverse mapping brings model-input boxes back to frame pi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import cv2
 import numpy as np
@@ -64,7 +64,7 @@ def ensure_rgb(frame: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
     arr: npt.NDArray[np.generic] = frame
     if arr.dtype != np.uint8:
         if np.issubdtype(arr.dtype, np.floating) and float(np.max(arr, initial=0.0)) <= 1.0:
-            arr = arr * 255.0
+            arr = np.multiply(arr, 255.0)
         arr = np.clip(arr, 0, 255).astype(np.uint8)
     if arr.ndim == 2:
         return np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2), dtype=np.uint8)
@@ -100,7 +100,8 @@ def resize_to_input(
     if spec.resize == "stretch":
         if (w, h) == (spec.width, spec.height):
             return rgb, t
-        return cv2.resize(rgb, (spec.width, spec.height), interpolation=cv2.INTER_LINEAR), t
+        out = cv2.resize(rgb, (spec.width, spec.height), interpolation=cv2.INTER_LINEAR)
+        return cast(npt.NDArray[np.uint8], out), t
     new_w, new_h = round(w * t.scale_x), round(h * t.scale_y)
     resized = (
         rgb
@@ -141,7 +142,9 @@ class Normalizer:
                 for c, src in enumerate(self._src):
                     self._affine(img[:, :, src], self._a[c], self._b[c], out[i, c])
             elif self._uniform:
-                ordered = img if self.spec.color == "RGB" else cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+                ordered = img
+                if self.spec.color == "BGR":
+                    ordered = cast(npt.NDArray[np.uint8], cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
                 self._affine(
                     ordered.reshape(h, w * 3), self._a[0], self._b[0], out[i].reshape(h, w * 3)
                 )

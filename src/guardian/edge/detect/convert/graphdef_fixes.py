@@ -34,9 +34,16 @@ _NUMPY_OF_TF: dict[int, npt.DTypeLike] = {
 # Attributes the unfused base ops accept; everything else on a fused node is dropped.
 _BASE_ATTRS: dict[str, frozenset[str]] = {
     "Conv2D": frozenset(
-        {"T", "strides", "padding", "explicit_paddings", "data_format", "dilations",
-         "use_cudnn_on_gpu"}
-    ),  # fmt: skip
+        {
+            "T",
+            "strides",
+            "padding",
+            "explicit_paddings",
+            "data_format",
+            "dilations",
+            "use_cudnn_on_gpu",
+        }
+    ),
     "DepthwiseConv2dNative": frozenset(
         {"T", "strides", "padding", "explicit_paddings", "data_format", "dilations"}
     ),
@@ -57,7 +64,8 @@ def fill_const(node: node_def_pb2.NodeDef, values: npt.NDArray[np.generic]) -> N
 
     TF.js stores int64 constants as int32 and float16/quantised weights as float32, so the
     node's own ``dtype`` attribute (not the manifest) decides the stored type. Scalars go
-    into the typed ``*_val`` fields: OpenVINO's TF frontend misreads 0-d ``tensor_content``.
+    into the typed ``*_val`` fields, the way TF itself writes them: some importers only
+    read those for 0-d tensors (OpenVINO 2026.4 reads both).
     """
     tf_dtype = node.attr["dtype"].type if "dtype" in node.attr else node.attr["value"].tensor.dtype
     np_dtype = _NUMPY_OF_TF.get(tf_dtype)
@@ -75,7 +83,9 @@ def fill_const(node: node_def_pb2.NodeDef, values: npt.NDArray[np.generic]) -> N
     if arr.ndim == 0:
         _set_scalar(tensor, arr)
     else:
-        tensor.tensor_content = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
+        tensor.tensor_content = (
+            np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
+        )
     node.attr["value"].tensor.CopyFrom(tensor)
     node.attr["dtype"].type = tf_dtype
 
@@ -170,11 +180,8 @@ def split_fused_node(node: node_def_pb2.NodeDef) -> list[node_def_pb2.NodeDef]:
         chain.append(_node(node.name, activation, [bias_name], {"T": t}))
     elif activation == "LeakyRelu":
         alpha = node.attr["leakyrelu_alpha"].f if "leakyrelu_alpha" in node.attr else 0.2
-        chain.append(
-            _node(node.name, "LeakyRelu", [bias_name], {
-                "T": t, "alpha": attr_value_pb2.AttrValue(f=alpha)
-            })
-        )  # fmt: skip
+        leaky = {"T": t, "alpha": attr_value_pb2.AttrValue(f=alpha)}
+        chain.append(_node(node.name, "LeakyRelu", [bias_name], leaky))
     elif activation == "Prelu":
         chain.extend(_prelu_nodes(node.name, bias_name, extra[1], t))
     else:

@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from google.protobuf import json_format
+
+# protobuf ships no type stubs and types-protobuf is not a project dependency.
+from google.protobuf import json_format  # type: ignore[import-untyped]
 from tensorboard.compat.proto import graph_pb2
 
 from guardian.edge.detect.convert.graphdef_fixes import (
     fill_const,
-    node_name,
     prune,
     set_input_shape,
     unfuse,

@@ -42,9 +42,7 @@ def check_onnx_matches_tflite(tflite_path: Path, onnx_path: Path, seed: int = 0)
     import onnxruntime as ort
     import openvino as ov
 
-    compiled = ov.Core().compile_model(
-        str(tflite_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
-    )
+    compiled = ov.Core().compile_model(str(tflite_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     shape = [int(d) for d in compiled.input(0).get_shape()]
     x = np.random.default_rng(seed).uniform(-1.0, 1.0, size=shape).astype(np.float32)
     ref = [np.asarray(v) for v in compiled(x).values()]

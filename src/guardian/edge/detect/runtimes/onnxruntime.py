@@ -45,7 +45,7 @@ class OnnxRuntimeRuntime:
     """Loads ONNX models with ONNX Runtime on the CPU."""
 
     type = "onnxruntime"
-    suffixes = (".onnx",)
+    suffixes: tuple[str, ...] = (".onnx",)
 
     def __init__(self, config: OnnxRuntimeConfig | None = None) -> None:
         self.config = config or OnnxRuntimeConfig()

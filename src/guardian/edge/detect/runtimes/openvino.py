@@ -46,7 +46,7 @@ class OpenVinoRuntime:
     """Loads models with OpenVINO; reports the device that actually runs them."""
 
     type = "openvino"
-    suffixes = (".xml", ".onnx", ".tflite")
+    suffixes: tuple[str, ...] = (".xml", ".onnx", ".tflite")
 
     def __init__(self, config: OpenVinoConfig | None = None) -> None:
         self.config = config or OpenVinoConfig()

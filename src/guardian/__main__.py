@@ -1,0 +1,5 @@
+"""``python -m guardian`` runs the CLI."""
+
+from guardian.cli import main
+
+main()
