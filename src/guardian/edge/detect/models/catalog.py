@@ -81,13 +81,18 @@ NANODET_COCO = CatalogEntry(
             "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9",
         ),
     ),
+    # NanoDet's own pipeline keeps the aspect ratio (zero border). Letterboxing also beat
+    # stretching on our non-square test photos (stretch turned Chelsea the cat into a
+    # person and lost the truck in darknet's dog.jpg).
     input=InputSpec(
         416,
         416,
         layout="NCHW",
         color="BGR",
+        resize="letterbox",
         mean=(103.53, 116.28, 123.675),
         std=(57.375, 57.12, 58.395),
+        pad_value=0,
     ),
     thresholds=Thresholds(score=0.4, iou=0.45),
 )
@@ -109,8 +114,10 @@ CENTERNET_COCO = CatalogEntry(
             "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
         ),
     ),
-    input=InputSpec(512, 512),
-    thresholds=Thresholds(score=0.4, iou=0.45),
+    # The model divides by 255 inside its first conv; trained and run letterboxed with zero
+    # padding (stretching loses objects on non-square frames). Its scores run lower.
+    input=InputSpec(512, 512, resize="letterbox", pad_value=0),
+    thresholds=Thresholds(score=0.3, iou=0.45),
 )
 
 CATALOG: dict[str, CatalogEntry] = {e.name: e for e in (SSD_OIDV4, NANODET_COCO, CENTERNET_COCO)}

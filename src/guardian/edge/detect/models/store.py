@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from guardian.edge.detect.errors import ModelNotFoundError, ModelValidationError
+from guardian.edge.detect.models.catalog import CATALOG
 from guardian.edge.detect.models.spec import FAMILIES, Artifact, Family, ModelSpec, Thresholds
 from guardian.edge.detect.preprocess import InputSpec
 
@@ -99,13 +100,18 @@ class ModelStore:
                         )
             artifacts[runtime] = Artifact(path, art["layout"])
         outputs = data.get("outputs")
+        # Pre/post-processing of a built-in model is code, not fetched data: take it from
+        # the catalog so a fix there applies without fetching again.
+        entry = CATALOG.get(name)
+        if entry is not None and entry.family != family:
+            entry = None
         return ModelSpec(
             name=data["name"],
             family=cast(Family, family),
             sha256=data["sha256"],
-            input=input_from_json(data["input"]),
+            input=entry.input if entry else input_from_json(data["input"]),
             labels=tuple(data["labels"]),
             artifacts=artifacts,
             outputs=tuple(outputs) if outputs else None,
-            thresholds=thresholds_from_json(data["thresholds"]),
+            thresholds=entry.thresholds if entry else thresholds_from_json(data["thresholds"]),
         )

@@ -16,6 +16,8 @@ class TensorInfo:
 
     name: str
     shape: tuple[int | None, ...]
+    aliases: frozenset[str] = frozenset()
+    """Other names the runtime knows the tensor by (OpenVINO keeps several)."""
 
 
 class LoadedModel(Protocol):
@@ -53,7 +55,7 @@ def order_outputs(
 
     if not wanted:
         return tuple(available)
-    by_name = {t.name: t for t in available}
+    by_name = {n: t for t in available for n in (t.name, *t.aliases)}
     missing = [n for n in wanted if n not in by_name]
     if missing:
         raise ModelValidationError(

@@ -71,7 +71,10 @@ class OpenVinoRuntime:
             )
         self._try_dynamic_batch(model)
         available = tuple(
-            TensorInfo(o.get_any_name(), _shape(o.get_partial_shape())) for o in model.outputs
+            TensorInfo(
+                o.get_any_name(), _shape(o.get_partial_shape()), frozenset(o.get_names())
+            )
+            for o in model.outputs
         )
         outputs = order_outputs(available, output_names, path)
         device = self._pick_device()
