@@ -9,7 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from guardian.edge.detect.decoders.factory import build_decoder, validate_outputs
+from guardian.edge.detect.decoders.factory import (
+    build_decoder,
+    validate_input,
+    validate_outputs,
+)
 from guardian.edge.detect.errors import RuntimeUnavailableError
 from guardian.edge.detect.labels import to_guardian_label
 from guardian.edge.detect.models.spec import ModelSpec, Thresholds
@@ -29,6 +33,7 @@ class Detector:
     def __init__(
         self, spec: ModelSpec, model: LoadedModel, thresholds: Thresholds | None = None
     ) -> None:
+        validate_input(spec, model.runtime, model.input)
         validate_outputs(spec, model.outputs)
         self.spec = spec
         self.model = model

@@ -140,3 +140,14 @@ def test_missing_output_names_are_a_validation_error() -> None:
     model = constant_yolov8_model(spec, yolov8_rows([], [], []))
     with pytest.raises(ModelValidationError, match="nope"):
         Detector.load(spec, FakeRuntime({Path("/fake/fake-yolov8.fake"): model}))
+
+
+def test_a_model_whose_input_size_differs_from_its_spec_is_rejected() -> None:
+    spec = fake_yolov8_spec(size=(64, 64))
+    model = ScriptedModel(
+        TensorInfo("images", (1, 3, 32, 32)),
+        (TensorInfo("output0", (1, 84, 100)),),
+        lambda b: [np.zeros((1, 84, 100), np.float32)],
+    )
+    with pytest.raises(ModelValidationError, match="NCHW images of 64x64"):
+        Detector.load(spec, FakeRuntime({spec.artifacts["fake"].path: model}))

@@ -38,6 +38,18 @@ def _last_dims(outputs: Sequence[TensorInfo]) -> list[int | None]:
     return [o.shape[-1] if o.shape else None for o in outputs]
 
 
+def validate_input(spec: ModelSpec, runtime: str, tensor: TensorInfo) -> None:
+    """Raise ``ModelValidationError`` unless the input is one image of the declared size."""
+    inp = spec.input_for(runtime)
+    want = (3, inp.height, inp.width) if inp.layout == "NCHW" else (inp.height, inp.width, 3)
+    got = tensor.shape[1:]
+    if len(tensor.shape) != 4 or any(g not in (w, None) for g, w in zip(got, want, strict=True)):
+        raise ModelValidationError(
+            f"{spec.name}: input {tensor.name}{list(tensor.shape)} does not take "
+            f"{inp.layout} images of {inp.width}x{inp.height}"
+        )
+
+
 def validate_outputs(spec: ModelSpec, outputs: Sequence[TensorInfo]) -> None:
     """Raise ``ModelValidationError`` when output shapes disagree with the label count."""
     nc = spec.num_classes or len(spec.labels)

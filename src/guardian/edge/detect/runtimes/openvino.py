@@ -71,9 +71,7 @@ class OpenVinoRuntime:
             )
         self._try_dynamic_batch(model)
         available = tuple(
-            TensorInfo(
-                o.get_any_name(), _shape(o.get_partial_shape()), frozenset(o.get_names())
-            )
+            TensorInfo(o.get_any_name(), _shape(o.get_partial_shape()), frozenset(o.get_names()))
             for o in model.outputs
         )
         outputs = order_outputs(available, output_names, path)
@@ -84,7 +82,7 @@ class OpenVinoRuntime:
         if self.config.threads and device.startswith("CPU"):
             props["INFERENCE_NUM_THREADS"] = self.config.threads
         compiled = self._core.compile_model(model, device, props)
-        logger.info("openvino compiled %s on %s", path.name, device)
+        logger.debug("openvino compiled %s on %s", path.name, device)
         return OpenVinoModel(compiled, outputs, device)
 
     def _try_dynamic_batch(self, model: Any) -> None:
