@@ -187,10 +187,11 @@ def test_reference_marks_required_fields() -> None:
 
 
 def _import_service_settings_modules() -> None:
-    # Subclasses only exist once their module is imported; import every ``*.settings`` module
-    # of the distribution so new services are covered without editing this test.
+    # Subclasses only exist once their module is imported; import every ``*.settings`` and
+    # ``*.config`` module of the distribution so new services are covered without editing
+    # this test.
     for info in pkgutil.walk_packages(guardian.__path__, "guardian."):
-        if info.name.rsplit(".", 1)[-1] == "settings":
+        if info.name.rsplit(".", 1)[-1] in ("settings", "config"):
             importlib.import_module(info.name)
 
 
@@ -213,3 +214,12 @@ def test_every_settings_field_has_a_description() -> None:
         if not row["description"]
     ]
     assert missing == []
+
+
+def test_edge_settings_are_covered_down_to_the_runtime_options() -> None:
+    from guardian.edge.config import EdgeSettings
+
+    assert EdgeSettings in _all_settings_classes()
+    rows = {r["name"]: r for r in settings_reference(EdgeSettings, "GUARDIAN_EDGE_")}
+    assert rows["detector.model"]["env"] == "GUARDIAN_EDGE_DETECTOR__MODEL"
+    assert all(r["description"] for r in rows.values())

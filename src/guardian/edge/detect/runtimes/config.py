@@ -11,7 +11,7 @@ class OpenVinoConfig(BaseModel):
     """OpenVINO runtime (default): CPU, or the Intel iGPU when present."""
 
     model_config = ConfigDict(extra="forbid")
-    type: Literal["openvino"] = "openvino"
+    type: Literal["openvino"] = Field("openvino", description="Selects this runtime.")
     device: str = Field(
         "AUTO",
         description=(
@@ -37,7 +37,7 @@ class OnnxRuntimeConfig(BaseModel):
     """ONNX Runtime (fallback), CPU execution provider."""
 
     model_config = ConfigDict(extra="forbid")
-    type: Literal["onnxruntime"] = "onnxruntime"
+    type: Literal["onnxruntime"] = Field("onnxruntime", description="Selects this runtime.")
     threads: int = Field(0, ge=0, description="Intra-op threads; 0 lets ONNX Runtime decide.")
 
 
