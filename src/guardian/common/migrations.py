@@ -1,0 +1,32 @@
+"""Run a service's Alembic migrations programmatically (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, inspect
+
+logger = logging.getLogger(__name__)
+
+
+def alembic_config(script_location: Path, engine: Engine) -> Config:
+    """An Alembic config whose env.py will use ``engine``'s connection."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(script_location: Path, engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (idempotent)."""
+    command.upgrade(alembic_config(script_location, engine), revision)
+    logger.info("database schema is at %s", revision)
+
+
+def current_tables(engine: Engine) -> set[str]:
+    """Table names present in the database (for checks and tests)."""
+    return set(inspect(engine).get_table_names())

@@ -1,0 +1,1 @@
+"""The edge store: tables, migrations and repositories (SQLite or PostgreSQL)."""
