@@ -4,11 +4,82 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
+from guardian.common.db import sqlite_url
 from guardian.common.settings import NESTED_DELIMITER, ServiceSettings
 from guardian.edge.detect.config import DetectorSettings
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaptureSettings(_Section):
+    """Limits on images pushed by capture devices."""
+
+    max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest accepted upload (bytes).")
+    max_pixels: int = Field(
+        40_000_000, gt=0, description="Largest accepted image (width x height pixels)."
+    )
+    min_free_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=0,
+        description="Refuse uploads (507) when the media disk has less free space than this.",
+    )
+    rate_per_second: float = Field(
+        10.0, gt=0, description="Sustained requests per second allowed per device."
+    )
+    rate_burst: int = Field(20, gt=0, description="Burst of requests allowed per device.")
+
+
+class QueueSettings(_Section):
+    """The leased job queue and its workers."""
+
+    workers: int = Field(1, ge=0, description="Worker threads started by `guardian edge run`.")
+    max_attempts: int = Field(5, ge=1, description="Attempts before a job is dead.")
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A running job whose heartbeat is older than this is rescued."
+    )
+    heartbeat_seconds: float = Field(5.0, gt=0, description="How often a worker heartbeats.")
+    backoff_base_seconds: float = Field(2.0, gt=0, description="First retry delay.")
+    backoff_max_seconds: float = Field(300.0, gt=0, description="Cap of the retry delay.")
+    poll_seconds: float = Field(0.5, gt=0, description="Idle worker poll interval.")
+
+
+class EventSettings(_Section):
+    """How detections become events."""
+
+    person_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Minimum person score for a capture to count."
+    )
+    merge_window_seconds: float = Field(
+        10.0,
+        ge=0.0,
+        description="Captures of one device within this many seconds join one event.",
+    )
+
+
+class RetentionSettings(_Section):
+    """Media retention and the cleanup job."""
+
+    capture_days: float = Field(30.0, gt=0, description="Keep capture files this many days.")
+    max_delete_fraction: float = Field(
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="Refuse a cleanup that would delete more than this fraction of files "
+        "(unless forced).",
+    )
+    interval_seconds: float = Field(
+        3600.0, ge=0.0, description="How often the running edge cleans up (0: never)."
+    )
+    orphan_grace_seconds: float = Field(
+        300.0,
+        ge=0.0,
+        description="Files without a row younger than this are left alone (uploads in flight).",
+    )
 
 
 class EdgeSettings(ServiceSettings):
@@ -23,8 +94,34 @@ class EdgeSettings(ServiceSettings):
 
     data_dir: Path = Field(
         Path("guardian-data/edge"),
-        description="Folder for the edge's database and media.",
+        description="Folder for the edge's SQLite database, master key and media.",
     )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy/PostgreSQL URL of the edge store; default: SQLite in data_dir.",
+    )
+    host: str = Field("127.0.0.1", description="Address the local HTTP API listens on.")
+    port: int = Field(8710, ge=0, le=65535, description="Port of the local HTTP API.")
     detector: DetectorSettings = Field(
         default_factory=DetectorSettings, description="Object detector settings."
     )
+    capture: CaptureSettings = Field(
+        default_factory=CaptureSettings, description="Capture ingest limits."
+    )
+    queue: QueueSettings = Field(default_factory=QueueSettings, description="Job queue.")
+    events: EventSettings = Field(default_factory=EventSettings, description="Event rules.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="Media retention and cleanup."
+    )
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.data_dir / "master.key"
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the SQLite file in the data dir."""
+        return self.database_url or sqlite_url(self.data_dir / "edge.db")

@@ -1,0 +1,1 @@
+"""Wire contracts shared between services and devices; no I/O here."""

@@ -1,0 +1,1 @@
+"""The Raspberry Pi capture client: capture, sign, spool, upload with retry."""

@@ -1,0 +1,1 @@
+"""The edge's local HTTP API: routes, dependencies."""

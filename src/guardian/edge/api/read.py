@@ -1,0 +1,5 @@
+"""Routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""Pi-device capture ingest: HTTP route, staging store, queue jobs, detection worker."""

@@ -1,0 +1,1 @@
+"""Event engine: turning detections into events (interaction_detected, …)."""
