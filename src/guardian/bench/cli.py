@@ -47,3 +47,52 @@ def bench_detect(
         f"{report['pipeline_ms_median']:.2f} ms (p90 {report['pipeline_ms_p90']:.2f}); "
         f"pipeline/raw {goal['value']:.3f} (target <= {goal['target']})\n"
     )
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    db: Annotated[str, typer.Option("--db", help="sqlite | postgres")] = "sqlite",
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    captures: Annotated[int, typer.Option("--captures", min=1, help="Uploads to time.")] = 400,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Concurrent clients (one per device).")
+    ] = 8,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Capture workers.")] = 2,
+    pg_url: Annotated[
+        str, typer.Option("--pg-url", help="PostgreSQL server for --db postgres.")
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
+    detector_frames: Annotated[
+        int, typer.Option("--detector-frames", min=1, help="Frames for the detector baseline.")
+    ] = 200,
+) -> None:
+    """HTTP ingest vs the fsync-bound baseline; capture workers vs the detector alone."""
+    from guardian.bench.ingest import run_ingest_bench
+    from guardian.bench.pg import temporary_database
+
+    if db not in ("sqlite", "postgres"):
+        raise typer.BadParameter("--db must be sqlite or postgres")
+
+    def run(url: str | None) -> dict[str, object]:
+        return run_ingest_bench(
+            total=captures,
+            concurrency=concurrency,
+            workers=workers,
+            database_url=url,
+            detector_frames=detector_frames,
+        )
+
+    if db == "postgres":
+        with temporary_database(pg_url) as url:
+            report = run(url)
+    else:
+        report = run(None)
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    sys.stdout.write(
+        f"ingest {report['ingest_captures_per_s']}/s vs baseline "
+        f"{report['baseline_files_per_s']}/s (ratio {report['ingest_baseline_ratio']}, goal "
+        f">= 0.5); workers {report['worker_captures_per_s']}/s vs detector "
+        f"{report['detector_frames_per_s']}/s (ratio {report['worker_detector_ratio']}, "
+        "goal >= 0.9)\n"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ class OpenVinoModel:
     def __init__(self, compiled: Any, outputs: tuple[TensorInfo, ...], device: str) -> None:
         self._compiled = compiled
         self._request = compiled.create_infer_request()
+        # One reusable infer request must not run on two threads at once; callers on other
+        # threads queue here while still overlapping their decode and database work.
+        self._lock = threading.Lock()
         self._ports = [compiled.output(o.name) for o in outputs]
         inp = compiled.input(0)
         self.input = TensorInfo(inp.get_any_name(), _shape(inp.get_partial_shape()))
@@ -38,8 +42,9 @@ class OpenVinoModel:
 
     def infer(self, batch: FloatArray) -> list[FloatArray]:
         """Run one batch synchronously (releases the GIL while inferring)."""
-        result = self._request.infer({0: batch}, share_inputs=True)
-        return [np.asarray(result[p]) for p in self._ports]
+        with self._lock:
+            result = self._request.infer({0: batch}, share_inputs=True)
+            return [np.asarray(result[p]) for p in self._ports]
 
 
 class OpenVinoRuntime:
