@@ -1,0 +1,223 @@
+"""Read API wire formats (pure): response models, the page cursor, timestamp parameters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from guardian.edge.store.tables import Capture, Event
+
+_EVENT_ID = "6f1c2a7e-3b9d-4c55-9a0e-2f4b8d1e7c30"
+_CAPTURE_ID = "0b7e9d4a-1c2f-4e8b-9f3a-5d6c7b8a9e10"
+MAX_CURSOR_CHARS = 256
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
+)
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable ``code`` and a human ``message``."""
+
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=[f"no capture {_CAPTURE_ID}"])
+
+
+class ErrorBody(BaseModel):
+    """Every error of the edge API: ``{"error": {"code", "message", ...}}``."""
+
+    error: ErrorDetail
+
+
+class EventLinks(BaseModel):
+    """Where to find the event and its captures."""
+
+    self_: str = Field(serialization_alias="self", examples=[f"/v1/events/{_EVENT_ID}"])
+    captures: list[str] = Field(examples=[[f"/v1/captures/{_CAPTURE_ID}"]])
+
+
+class EventOut(BaseModel):
+    """An event as listed: what happened, where, when, and which captures show it."""
+
+    id: str = Field(examples=[_EVENT_ID])
+    type: str = Field(examples=["interaction_detected"])
+    source_kind: str = Field(examples=["device"], description="device | camera")
+    source_id: str = Field(examples=["shop-door-pi"], description="The device (or camera) id.")
+    started_at: dt.datetime = Field(examples=["2026-03-01T09:15:02.120000Z"])
+    ended_at: dt.datetime = Field(examples=["2026-03-01T09:15:09.870000Z"])
+    person_count: int = Field(examples=[2], description="Most people seen in one capture.")
+    best_score: float = Field(examples=[0.91], description="Best person confidence.")
+    capture_ids: list[str] = Field(examples=[[_CAPTURE_ID]], description="Oldest first.")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int = Field(examples=[1], description="Bumped each time a capture joins.")
+    links: EventLinks
+
+
+class EventDetail(EventOut):
+    """One event with its details (e.g. the boxes of the people seen)."""
+
+    details: dict[str, Any] = Field(
+        examples=[{"boxes": [{"capture_id": _CAPTURE_ID, "box": [0.1, 0.2, 0.4, 0.9]}]}]
+    )
+
+
+class EventPage(BaseModel):
+    """A page of events, newest first; pass ``next_cursor`` back as ``cursor`` for more."""
+
+    items: list[EventOut]
+    next_cursor: str | None = Field(
+        examples=["WyIyMDI2LTAzLTAxVDA5OjE1OjAyLjEyMDAwMCswMDowMCIsIjZmMWMiXQ"],
+        description="Null on the last page.",
+    )
+
+
+class CaptureLinks(BaseModel):
+    """Where to find the capture, its image and its event."""
+
+    self_: str = Field(serialization_alias="self", examples=[f"/v1/captures/{_CAPTURE_ID}"])
+    image: str | None = Field(
+        examples=[f"/v1/captures/{_CAPTURE_ID}/image"],
+        description="Null once the file was pruned or found missing.",
+    )
+    event: str | None = Field(examples=[f"/v1/events/{_EVENT_ID}"])
+
+
+class CaptureOut(BaseModel):
+    """A capture's metadata (the image itself is at ``links.image``)."""
+
+    id: str = Field(examples=[_CAPTURE_ID])
+    device_id: str = Field(examples=["shop-door-pi"])
+    device_seq: int = Field(examples=[1042])
+    captured_at: dt.datetime = Field(examples=["2026-03-01T09:15:02.120000Z"])
+    received_at: dt.datetime = Field(examples=["2026-03-01T09:15:02.480000Z"])
+    size: int = Field(examples=[184320], description="Bytes.")
+    sha256: str = Field(
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+    )
+    content_type: str = Field(examples=["image/jpeg"])
+    width: int = Field(examples=[1280])
+    height: int = Field(examples=[720])
+    status: str = Field(examples=["processed"], description="stored | processed | failed")
+    processed_at: dt.datetime | None
+    person_count: int | None = Field(examples=[2])
+    detections: dict[str, Any] | None = Field(
+        examples=[{"people": [{"score": 0.91, "box": [0.1, 0.2, 0.4, 0.9]}]}]
+    )
+    file_state: str = Field(examples=["present"], description="present | pruned | missing")
+    file_state_at: dt.datetime | None
+    event_id: str | None = Field(examples=[_EVENT_ID])
+    links: CaptureLinks
+
+
+class Health(BaseModel):
+    """Liveness of the edge and its database."""
+
+    status: str = Field(examples=["ok"])
+    database: str = Field(examples=["ok"])
+
+
+def event_out(event: Event, capture_ids: Sequence[str]) -> EventOut:
+    """The list shape of an event."""
+    return EventOut(**_event_fields(event, capture_ids))
+
+
+def event_detail(event: Event, capture_ids: Sequence[str]) -> EventDetail:
+    """The single-event shape, with details."""
+    return EventDetail(**_event_fields(event, capture_ids), details=event.details)
+
+
+def _event_fields(event: Event, capture_ids: Sequence[str]) -> dict[str, Any]:
+    links = EventLinks(
+        self_=f"/v1/events/{event.id}", captures=[f"/v1/captures/{c}" for c in capture_ids]
+    )
+    return {
+        "id": event.id,
+        "type": event.type,
+        "source_kind": event.source_kind,
+        "source_id": event.source_id,
+        "started_at": event.started_at,
+        "ended_at": event.ended_at,
+        "person_count": event.person_count,
+        "best_score": event.best_score,
+        "capture_ids": list(capture_ids),
+        "created_at": event.created_at,
+        "updated_at": event.updated_at,
+        "version": event.version,
+        "links": links,
+    }
+
+
+def capture_out(capture: Capture, event_id: str | None) -> CaptureOut:
+    """A capture's metadata shape."""
+    base = f"/v1/captures/{capture.id}"
+    links = CaptureLinks(
+        self_=base,
+        image=f"{base}/image" if capture.file_state == "present" else None,
+        event=f"/v1/events/{event_id}" if event_id else None,
+    )
+    return CaptureOut(
+        id=capture.id,
+        device_id=capture.device_id,
+        device_seq=capture.device_seq,
+        captured_at=capture.captured_at,
+        received_at=capture.received_at,
+        size=capture.size_bytes,
+        sha256=capture.sha256,
+        content_type=capture.content_type,
+        width=capture.width,
+        height=capture.height,
+        status=capture.status,
+        processed_at=capture.processed_at,
+        person_count=capture.person_count,
+        detections=capture.detections,
+        file_state=capture.file_state,
+        file_state_at=capture.file_state_at,
+        event_id=event_id,
+        links=links,
+    )
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """An RFC 3339 timestamp with a timezone (``2026-03-01T09:15:00Z``), as aware UTC."""
+    if not _RFC3339.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an RFC 3339 timestamp with a timezone, "
+            "e.g. 2026-03-01T09:15:00Z or 2026-03-01T10:15:00+01:00"
+        )
+    try:
+        return dt.datetime.fromisoformat(value.upper()).astimezone(dt.UTC)
+    except ValueError as exc:  # e.g. month 13
+        raise ValueError(f"{value!r} is not a valid timestamp: {exc}") from exc
+
+
+def encode_cursor(started_at: dt.datetime, event_id: str) -> str:
+    """The opaque position after the event (``started_at``, ``event_id``)."""
+    raw = json.dumps([started_at.astimezone(dt.UTC).isoformat(), event_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    """The (``started_at``, ``event_id``) a cursor stands for; ValueError if it is not one."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise ValueError("cursor too long")
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        data = json.loads(raw)
+        if not (
+            isinstance(data, list) and len(data) == 2 and all(isinstance(x, str) for x in data)
+        ):
+            raise ValueError("not a [started_at, id] pair")
+        when = dt.datetime.fromisoformat(data[0])
+    except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ValueError("malformed cursor") from exc
+    if when.tzinfo is None:
+        raise ValueError("malformed cursor")
+    return when.astimezone(dt.UTC), data[1]
