@@ -34,13 +34,31 @@ def _root(
 
 
 def _register() -> None:
-    from guardian.bench.cli import bench_app
-    from guardian.edge.detect.cli import detect_command, models_app, samples_command
+    # The device client must work on a Pi that installed only guardian[device]: register
+    # it first, and the edge commands only when their dependencies are installed.
+    from guardian.device.cli import device_app
 
+    app.add_typer(device_app, name="device")
+    try:
+        from guardian.bench.cli import bench_app
+        from guardian.edge.cli import edge_app
+        from guardian.edge.detect.cli import detect_command, models_app, samples_command
+    except ModuleNotFoundError as exc:
+        if exc.name not in _EDGE_ONLY:
+            raise
+        return
     app.command("detect")(detect_command)
     app.command("samples")(samples_command)
     app.add_typer(models_app, name="models")
     app.add_typer(bench_app, name="bench")
+    app.add_typer(edge_app, name="edge")
+
+
+# Third-party packages of the edge extra; without them only `guardian device` is offered.
+_EDGE_ONLY = frozenset(
+    {"sqlalchemy", "alembic", "fastapi", "uvicorn", "cv2", "openvino", "onnxruntime",
+     "prometheus_client", "cryptography", "psycopg"}
+)  # fmt: skip
 
 
 _register()

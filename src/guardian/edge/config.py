@@ -37,7 +37,12 @@ class CaptureSettings(_Section):
 class QueueSettings(_Section):
     """The leased job queue and its workers."""
 
-    workers: int = Field(1, ge=0, description="Worker threads started by `guardian edge run`.")
+    workers: int = Field(
+        2,
+        ge=0,
+        description="Worker threads started by `guardian edge run` (two overlap decoding and "
+        "database work with inference).",
+    )
     max_attempts: int = Field(5, ge=1, description="Attempts before a job is dead.")
     lease_seconds: float = Field(
         30.0, gt=0, description="A running job whose heartbeat is older than this is rescued."

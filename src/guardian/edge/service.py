@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 
 import uvicorn
 
@@ -15,15 +13,10 @@ from guardian.edge.context import EdgeContext, build_context
 logger = logging.getLogger(__name__)
 
 
-def worker_id(index: int) -> str:
-    """A lease owner name that says which machine and process holds a job."""
-    return f"{socket.gethostname()}:{os.getpid()}:{index}"
-
-
 def build_supervisor(ctx: EdgeContext) -> Supervisor:
     """Capture workers, the cleanup job and the model reloader, in start order."""
     from guardian.edge.capture.cleanup import CleanupMaintainer
-    from guardian.edge.capture.worker import CaptureWorker
+    from guardian.edge.capture.worker import CaptureWorker, worker_name
     from guardian.edge.detect.loader import load_detector, model_fingerprint
     from guardian.edge.detect.reload import HotSwapDetector, ModelReloadMaintainer
 
@@ -31,8 +24,9 @@ def build_supervisor(ctx: EdgeContext) -> Supervisor:
     sup = Supervisor()
     if settings.queue.workers > 0:
         detector = HotSwapDetector(load_detector(settings.detector))
+
         def capture_worker(index: int) -> WorkerFactory:
-            return lambda stop: CaptureWorker(ctx, detector, stop, worker_id(index))
+            return lambda stop: CaptureWorker(ctx, detector, stop, worker_name(index))
 
         for i in range(settings.queue.workers):
             sup.add(f"capture-worker-{i}", capture_worker(i))

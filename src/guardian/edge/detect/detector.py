@@ -63,6 +63,10 @@ class Detector:
         """Detections in one RGB ``HxWx3`` frame, boxes in that frame's pixels."""
         return self.detect_batch([frame])[0]
 
+    def detect_with_provenance(self, frame: Frame) -> tuple[list[Detection], Provenance]:
+        """Detections of one frame and the model version that made them."""
+        return self.detect(frame), self.provenance
+
     def detect_batch(self, frames: Sequence[Frame]) -> list[list[Detection]]:
         """Detections for several frames, inferred in as few runtime calls as allowed."""
         if not frames:

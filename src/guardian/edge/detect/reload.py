@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from guardian.edge.detect.detector import Detector, Frame
+from guardian.edge.detect.preprocess import InputSpec
 from guardian.edge.detect.types import Detection, Provenance
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,16 @@ class HotSwapDetector:
     def provenance(self) -> Provenance:
         return self._active.provenance
 
+    @property
+    def input_spec(self) -> InputSpec:
+        return self._active.input_spec
+
     def detect(self, frame: Frame) -> list[Detection]:
         return self._active.detect(frame)
+
+    def detect_with_provenance(self, frame: Frame) -> tuple[list[Detection], Provenance]:
+        """Detections and the provenance of the model that made them (one model, atomically)."""
+        return self._active.detect_with_provenance(frame)
 
     def detect_batch(self, frames: Sequence[Frame]) -> list[list[Detection]]:
         return self._active.detect_batch(frames)
