@@ -62,6 +62,9 @@ bench: venv models
 	$(BIN)/guardian bench detect --frames $(BENCH_FRAMES) --json --model ssd-mobilenetv2-oidv4 --runtime onnxruntime
 	$(BIN)/guardian bench detect --frames $(BENCH_FRAMES) --json --model nanodet-coco --runtime openvino
 	$(BIN)/guardian bench detect --frames $(BENCH_FRAMES) --json --model centernet-coco --runtime openvino
+	scripts/ensure-services
+	$(BIN)/guardian bench ingest --db sqlite --json
+	$(BIN)/guardian bench ingest --db postgres --json
 
 demo: venv
 	$(BIN)/guardian models fetch
