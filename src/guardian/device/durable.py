@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from guardian.common.fsutil import fsync_dir
+
 TEMP_SUFFIX = ".tmp"
 
 
@@ -17,15 +19,6 @@ def temp_name(path: Path) -> Path:
 def is_temp(path: Path) -> bool:
     """Whether ``path`` is a temp file left by :func:`write_atomic` (e.g. after a crash)."""
     return path.name.startswith(".") and path.name.endswith(TEMP_SUFFIX)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or unlink inside ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from guardian.common import faults
+from guardian.common.fsutil import fsync_dir
 from guardian.device.camera import (
     CameraError,
     CameraLoop,
@@ -17,7 +18,7 @@ from guardian.device.camera import (
     open_camera,
 )
 from guardian.device.client import sniff_image
-from guardian.device.durable import fsync_dir, unlink_durable
+from guardian.device.durable import unlink_durable
 from guardian.device.sequence import SequenceStore
 from guardian.device.spool import Spool, SpoolItem, seq_name
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from guardian.common import faults
-from guardian.device.durable import fsync_dir, is_temp, write_atomic
+from guardian.common.fsutil import fsync_dir
+from guardian.device.durable import is_temp, write_atomic
 
 logger = logging.getLogger(__name__)
 

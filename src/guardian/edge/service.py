@@ -6,7 +6,7 @@ import logging
 
 import uvicorn
 
-from guardian.common.supervise import Supervisor, WorkerFactory
+from guardian.common.supervise import Supervisor
 from guardian.edge.config import EdgeSettings
 from guardian.edge.context import EdgeContext, build_context
 
@@ -14,33 +14,14 @@ logger = logging.getLogger(__name__)
 
 
 def build_supervisor(ctx: EdgeContext) -> Supervisor:
-    """Capture workers, the cleanup job and the model reloader, in start order."""
+    """Capture workers, the model reloader and the cleanup job, in start order."""
     from guardian.edge.capture.cleanup import CleanupMaintainer
-    from guardian.edge.capture.worker import CaptureWorker, worker_name
-    from guardian.edge.detect.loader import load_detector, model_fingerprint
-    from guardian.edge.detect.reload import HotSwapDetector, ModelReloadMaintainer
+    from guardian.edge.capture.worker import add_detection_workers
 
     settings = ctx.settings
     sup = Supervisor()
     if settings.queue.workers > 0:
-        detector = HotSwapDetector(load_detector(settings.detector))
-
-        def capture_worker(index: int) -> WorkerFactory:
-            return lambda stop: CaptureWorker(ctx, detector, stop, worker_name(index))
-
-        for i in range(settings.queue.workers):
-            sup.add(f"capture-worker-{i}", capture_worker(i))
-        if settings.detector.reload_poll_seconds > 0:
-            sup.add(
-                "model-reload",
-                lambda stop: ModelReloadMaintainer(
-                    detector,
-                    lambda: load_detector(settings.detector),
-                    lambda: model_fingerprint(settings.detector),
-                    stop,
-                    settings.detector.reload_poll_seconds,
-                ),
-            )
+        add_detection_workers(sup, ctx, settings.queue.workers)
     if settings.retention.interval_seconds > 0:
         sup.add("cleanup", lambda stop: CleanupMaintainer(ctx, stop))
     return sup

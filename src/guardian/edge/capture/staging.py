@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from guardian.common import faults
+from guardian.common.fsutil import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +58,6 @@ def uri_to_path(uri: str) -> Path:
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         raise ValueError(f"not a local file:// URI: {uri!r}")
     return Path(unquote(parts.path))
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (a create or rename in it) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def ensure_dir(path: Path) -> None:

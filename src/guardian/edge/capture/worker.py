@@ -233,32 +233,39 @@ def _ids(job: Job) -> dict[str, object]:
     return {"job_id": job.id, "ref_id": job.ref_id, "attempt": job.attempts}
 
 
-def run_worker_process(settings: EdgeSettings, count: int, stop: threading.Event) -> None:
-    """Run ``count`` capture workers (and the model reloader) until ``stop`` is set."""
-    from guardian.edge.context import build_context
+def add_detection_workers(supervisor: Supervisor, ctx: EdgeContext, count: int) -> None:
+    """Load the configured detector; add ``count`` capture workers and the model reloader."""
     from guardian.edge.detect.loader import load_detector, model_fingerprint
     from guardian.edge.detect.reload import HotSwapDetector, ModelReloadMaintainer
 
-    ctx = build_context(settings)
-    detector = HotSwapDetector(load_detector(settings.detector))
-    supervisor = Supervisor(stop_event=stop)
+    settings = ctx.settings.detector
+    detector = HotSwapDetector(load_detector(settings))
 
     def capture_worker(index: int) -> WorkerFactory:
         return lambda ev: CaptureWorker(ctx, detector, ev, worker_name(index))
 
     for i in range(count):
         supervisor.add(f"capture-worker-{i}", capture_worker(i))
-    if settings.detector.reload_poll_seconds > 0:
+    if settings.reload_poll_seconds > 0:
         supervisor.add(
             "model-reload",
             lambda ev: ModelReloadMaintainer(
                 detector,
-                lambda: load_detector(settings.detector),
-                lambda: model_fingerprint(settings.detector),
+                lambda: load_detector(settings),
+                lambda: model_fingerprint(settings),
                 ev,
-                settings.detector.reload_poll_seconds,
+                settings.reload_poll_seconds,
             ),
         )
+
+
+def run_worker_process(settings: EdgeSettings, count: int, stop: threading.Event) -> None:
+    """Run ``count`` capture workers (and the model reloader) until ``stop`` is set."""
+    from guardian.edge.context import build_context
+
+    ctx = build_context(settings)
+    supervisor = Supervisor(stop_event=stop)
+    add_detection_workers(supervisor, ctx, count)
     supervisor.start()
     try:
         # A timed wait keeps the main thread responsive to signals.
