@@ -57,7 +57,11 @@ class EventSettings(_Section):
     """How detections become events."""
 
     person_threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="Minimum person score for a capture to count."
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Minimum person score for a capture to count (the default SSD model scores "
+        "clearly visible people 0.44-0.75).",
     )
     merge_window_seconds: float = Field(
         10.0,
