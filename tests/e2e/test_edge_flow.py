@@ -7,10 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,14 +15,9 @@ import httpx
 import pytest
 
 from guardian.edge.detect.models.store import ModelStore, default_models_dir
+from guardian.edge.launch import edge_process
 from tests.e2e.cli import run_cli
 from tests.media import image_path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -34,35 +25,9 @@ def edge(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     if "ssd-mobilenetv2-oidv4" not in ModelStore(default_models_dir()).names():
         pytest.skip("the default model is not fetched (make models)")
     data = tmp_path / "edge"
-    port = _free_port()
-    env = {**os.environ, "GUARDIAN_LOG_FORMAT": "json", "GUARDIAN_EDGE_LOG_FORMAT": "json"}
-    log = (tmp_path / "edge.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "guardian", "edge", "run", "--data-dir", str(data),
-         "--port", str(port)],
-        env=env,
-        stderr=log,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"guardian edge run exited: {proc.stderr.read() if proc.stderr else ''}"
-                )
-            assert time.monotonic() < deadline, "edge did not become healthy"
-            time.sleep(0.2)
+    env = {"GUARDIAN_LOG_FORMAT": "json", "GUARDIAN_EDGE_LOG_FORMAT": "json"}
+    with (tmp_path / "edge.log").open("w") as log, edge_process(data, env=env, log=log) as url:
         yield url, data
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def test_a_person_photo_from_a_device_becomes_an_interaction_event(

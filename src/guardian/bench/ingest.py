@@ -6,28 +6,23 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from guardian.bench.stats import Goal
 from guardian.edge.capture.staging import capture_path, write_durably
 from guardian.edge.config import EdgeSettings
 from guardian.edge.context import build_context
+from guardian.edge.launch import edge_process
 
 INGEST_TARGET = 0.5
 WORKER_TARGET = 0.9
@@ -73,39 +68,6 @@ def baseline_files_per_s(root: Path, payloads: list[bytes], total: int, concurre
             write_durably(path, payloads[i % len(payloads)])
 
     return total / run_parallel(concurrency, total, task)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def edge_server(settings: EdgeSettings, env: dict[str, str]) -> Iterator[str]:
-    """``guardian edge run`` in a subprocess (HTTP only); yields its base URL."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "guardian", "edge", "run", "--data-dir", str(settings.data_dir)]
-    cmd += ["--port", str(port)]
-    if settings.database_url:
-        cmd += ["--database-url", settings.database_url]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the edge server did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def http_ingest_per_s(
@@ -208,7 +170,7 @@ def run_ingest_bench(
             "GUARDIAN_LOG_LEVEL": "WARNING",
             "GUARDIAN_EDGE_LOG_LEVEL": "WARNING",
         }
-        with edge_server(settings, env) as url:
+        with edge_process(settings.data_dir, database_url=database_url, env=env) as url:
             ingest, statuses = http_ingest_per_s(url, keys, payloads, total)
         accepted = statuses.get(201, 0)
         detector_fps = detector_frames_per_s(
