@@ -154,6 +154,9 @@ class _GuardianHandler(logging.StreamHandler[TextIO]):
     """Marker subclass so reconfiguration can find and replace the handler it installed."""
 
 
+_CHATTY_LIBRARIES = ("alembic",)
+
+
 def configure_logging(level: str, fmt: LogFormat, stream: TextIO | None = None) -> None:
     """Install Guardian's handler on the root logger, replacing any earlier one.
 
@@ -179,6 +182,9 @@ def configure_logging(level: str, fmt: LogFormat, stream: TextIO | None = None) 
         old.close()  # StreamHandler.close() leaves the stream itself open, as we want.
     root.addHandler(handler)
     root.setLevel(levelno)
+    # Libraries that narrate routine steps at INFO; their warnings still come through.
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(levelno, logging.WARNING))
 
 
 def _isatty(stream: TextIO) -> bool:

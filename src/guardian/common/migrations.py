@@ -23,8 +23,6 @@ def alembic_config(script_location: Path, engine: Engine) -> Config:
 
 def upgrade(script_location: Path, engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (idempotent)."""
-    # Alembic narrates every step at INFO; our own line below says what matters.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(alembic_config(script_location, engine), revision)
     logger.debug("database schema is at %s", revision)
 
