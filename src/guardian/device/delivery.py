@@ -18,6 +18,7 @@ class Action(enum.Enum):
     DELIVERED = "delivered"  # remove from the spool
     REJECT = "reject"  # move to rejected/, never resend
     RETRY = "retry"  # keep, wait, send again
+    RESEQUENCE = "resequence"  # our seq was used before (reflashed device): send under a new one
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,13 @@ class Decision:
     action: Action
     reason: str
     retry_after: float | None = None
+    next_seq: int | None = None
+
+
+def _next_seq(result: UploadResult) -> int | None:
+    error = (result.body or {}).get("error")
+    value = error.get("next_seq") if isinstance(error, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def decide(result: UploadResult) -> Decision:
@@ -41,6 +49,15 @@ def decide(result: UploadResult) -> Decision:
         return Decision(Action.DELIVERED, "duplicate" if result.duplicate else "accepted")
     if status is None:
         return Decision(Action.RETRY, f"edge unreachable: {result.error}")
+    if status == 409:
+        next_seq = _next_seq(result)
+        if next_seq is not None:
+            return Decision(
+                Action.RESEQUENCE,
+                f"device_seq already used on the edge (reflashed device?); it resumes at "
+                f"{next_seq}",
+                next_seq=next_seq,
+            )
     if status in PERMANENT_STATUSES:
         return Decision(Action.REJECT, f"edge refused it permanently ({status}): {result.error}")
     if status == 429:

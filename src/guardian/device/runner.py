@@ -18,7 +18,7 @@ from guardian.device.client import EdgeClient
 from guardian.device.delivery import Action, Backoff, decide, retry_wait
 from guardian.device.sequence import SequenceStore
 from guardian.device.sources import Intake
-from guardian.device.spool import Spool, SpoolCorrupt
+from guardian.device.spool import Spool, SpoolCorrupt, SpoolItem
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,13 @@ class Uploader:
         client: EdgeClient,
         config: DeviceConfig,
         wake: threading.Event,
+        seqs: SequenceStore | None = None,
     ) -> None:
         self.spool = spool
         self.client = client
         self.config = config
         self.wake = wake
+        self.seqs = seqs
         self.backoff = Backoff(config.backoff_base, config.backoff_cap)
 
     def step(self) -> float | None:
@@ -87,7 +89,12 @@ class Uploader:
                 extra={**fields, "capture_id": result.capture_id, "duplicate": result.duplicate},
             )
             return 0.0
-        if decision.action is Action.REJECT:
+        if decision.action is Action.RESEQUENCE and decision.next_seq is not None and self.seqs:
+            self._resequence(item, data, decision.next_seq)
+            logger.warning("capture resent under a new device_seq", extra={**fields,
+                           "reason": decision.reason})  # fmt: skip
+            return 0.0
+        if decision.action in (Action.REJECT, Action.RESEQUENCE):
             error = result.body if result.body is not None else {"error": result.error}
             path = self.spool.reject(item, result.status_code, error)
             logger.error(
@@ -103,6 +110,22 @@ class Uploader:
             extra={**fields, "reason": decision.reason, "retry_in_s": round(wait, 2)},
         )
         return wait
+
+    def _resequence(self, item: SpoolItem, data: bytes, next_seq: int) -> None:
+        """Spool the same bytes under a fresh seq above the edge's, then drop the old item.
+
+        Added before removed, so a crash between the two keeps the capture; the check for
+        a pending copy makes the retry after such a crash not spool it a third time.
+        """
+        assert self.seqs is not None
+        copy = next(
+            (p for p in self.spool.pending() if p.sha256 == item.sha256 and p.seq > item.seq),
+            None,
+        )
+        if copy is None:
+            self.seqs.advance_past(next_seq - 1)
+            self.spool.add(data, self.seqs.allocate(), item.captured_at, item.original_name)
+        self.spool.remove(item)
 
     def run(self, stop: threading.Event) -> None:
         """Deliver until ``stop`` is set (the spool keeps whatever is left)."""
@@ -175,7 +198,7 @@ def run_device(
         client = client or EdgeClient(
             config.edge_url, config.device_id, config.key, timeout=config.timeout
         )
-        uploader = Uploader(spool, client, config, wake)
+        uploader = Uploader(spool, client, config, wake, seqs)
         supervisor = Supervisor(stop_event=stop)
         for i, source in enumerate(sources):
             supervisor.add(f"source-{i}", _source_factory(source, intake))

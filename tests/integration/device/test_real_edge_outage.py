@@ -16,6 +16,7 @@ from guardian.common.db import session_factory
 from guardian.common.seal import Sealer
 from guardian.device.runner import DeviceConfig, run_device
 from guardian.device.sources import WatchDirSource
+from guardian.device.spool import Spool
 from guardian.edge.app import create_app
 from guardian.edge.context import EdgeContext
 from guardian.edge.store.devices import add_device
@@ -116,3 +117,54 @@ def test_device_delivers_everything_once_across_an_edge_outage(
         seqs = sorted(session.scalars(select(Capture.device_seq)).all())
     assert seqs == list(range(12))  # each once, none lost, none twice
     assert not [p for p in watch.iterdir() if p.is_file()]  # every dropped file was taken
+
+
+def test_a_reflashed_device_resumes_above_the_edges_sequence(
+    sqlite_edge_db: EdgeDb, tmp_path: Path
+) -> None:
+    from guardian.device.client import EdgeClient
+
+    db = sqlite_edge_db
+    settings = db.settings.model_copy(deep=True)
+    settings.capture.min_free_bytes = 0
+    ctx = EdgeContext(settings, db.engine, session_factory(db.engine), Sealer(os.urandom(32)))
+    with ctx.sessions.begin() as session:
+        key = add_device(session, ctx.sealer, "shelf-pi")
+    edge = _Edge(ctx)
+    edge.start()
+    try:
+        with EdgeClient(edge.url, "shelf-pi", key) as client:  # its life before the reflash
+            for seq in range(3):
+                assert client.upload(jpeg_bytes(seed=100 + seq), seq).status_code == 201
+        # Reflashed: a fresh spool and counter start again at 0 with new photos.
+        watch = tmp_path / "watch"
+        watch.mkdir()
+        config = DeviceConfig(
+            edge.url, "shelf-pi", key, tmp_path / "fresh-spool",
+            timeout=5, backoff_base=0.05, backoff_cap=0.3, idle_poll=0.1,
+        )  # fmt: skip
+        stop = threading.Event()
+        device = threading.Thread(
+            target=run_device,
+            args=(config, [WatchDirSource(watch, poll=0.02)]),
+            kwargs={"stop": stop},
+        )
+        device.start()
+        try:
+            for i in range(4):
+                _drop(watch, i)
+
+            def stored() -> int:
+                with ctx.sessions() as session:
+                    return int(session.scalar(select(func.count()).select_from(Capture)) or 0)
+
+            _wait(lambda: stored() == 7, "the reflashed device's four captures")
+        finally:
+            stop.set()
+            device.join(10)
+    finally:
+        edge.stop()
+    with ctx.sessions() as session:
+        seqs = sorted(session.scalars(select(Capture.device_seq)).all())
+    assert seqs[:3] == [0, 1, 2] and len(set(seqs)) == 7 and min(seqs[3:]) >= 3
+    assert Spool(tmp_path / "fresh-spool").rejected() == []  # nothing was refused

@@ -83,3 +83,21 @@ def test_retry_wait_honours_retry_after_bounded() -> None:
     assert backoff.attempts == 0  # an announced wait is not a failure streak
     assert 5.0 <= retry_wait(decide(UploadResult(429)), backoff, 600) <= 10.0
     assert 5.0 <= retry_wait(decide(UploadResult(503)), backoff, 600) <= 10.0
+
+
+@pytest.mark.parametrize(
+    ("error", "action", "next_seq"),
+    [
+        ({"code": "conflict", "message": "used", "next_seq": 17}, Action.RESEQUENCE, 17),
+        ({"code": "conflict", "message": "used"}, Action.REJECT, None),
+        ({"code": "conflict", "message": "used", "next_seq": "17"}, Action.REJECT, None),
+        ({"code": "conflict", "message": "used", "next_seq": -1}, Action.REJECT, None),
+        ({"code": "conflict", "message": "used", "next_seq": True}, Action.REJECT, None),
+    ],
+)
+def test_a_409_naming_the_edge_sequence_resequences(
+    error: dict[str, object], action: Action, next_seq: int | None
+) -> None:
+    result = UploadResult(status_code=409, error="used", body={"error": error})
+    decision = decide(result)
+    assert decision.action is action and decision.next_seq == next_seq

@@ -9,7 +9,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from guardian.common import faults
@@ -143,6 +143,15 @@ def ingest_capture(
     return IngestResult(capture_id, STATUS_STORED, duplicate=False)
 
 
+def _next_seq(ctx: EdgeContext, device_id: str) -> int:
+    """One above the highest ``device_seq`` this device has used."""
+    with ctx.sessions() as session:
+        highest = session.scalar(
+            select(func.max(Capture.device_seq)).where(Capture.device_id == device_id)
+        )
+    return 0 if highest is None else int(highest) + 1
+
+
 def _existing_answer(
     ctx: EdgeContext, device_id: str, device_seq: int, sha256: str
 ) -> IngestResult | None:
@@ -160,11 +169,14 @@ def _existing_answer(
     capture_id, stored_sha256, status = found
     if stored_sha256 != sha256:
         count_ingest(ctx, "conflict")
+        # Tell the device where its sequence stands: a reflashed device that restarted
+        # at 0 can resume above every number it has already used.
         raise Conflict(
             f"device_seq {device_seq} of device {device_id!r} was already used for "
             f"different bytes (capture {capture_id}); use a new device_seq",
             field="device_seq",
             capture_id=capture_id,
+            next_seq=_next_seq(ctx, device_id),
         )
     count_ingest(ctx, "duplicate")
     logger.info(

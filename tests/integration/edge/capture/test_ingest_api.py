@@ -277,6 +277,7 @@ def test_the_same_seq_with_other_bytes_conflicts_and_keeps_the_original(edge: Ed
     error = error_of(edge.upload(jpeg_bytes(seed=99), 5), 409, "conflict")
     assert "device_seq 5" in error["message"] and "different bytes" in error["message"]
     assert error["capture_id"] == first.capture_id
+    assert error["next_seq"] == 6  # where a reflashed device can resume
     assert first.path.stat().st_mtime_ns == mtime
     assert_intact(edge, first)
     assert edge.ingest_count("conflict") == 1
