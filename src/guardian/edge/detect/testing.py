@@ -49,7 +49,7 @@ class ScriptedModel:
 class FakeRuntime:
     """A ``Runtime`` that hands out pre-built models by path."""
 
-    suffixes = (".fake",)
+    suffixes: tuple[str, ...] = (".fake",)
 
     def __init__(self, models: dict[Path, ScriptedModel], type: str = "fake") -> None:
         self.type = type

@@ -1,0 +1,1 @@
+"""The camera pipeline: sources, frame sampling, motion gating and detection scheduling."""

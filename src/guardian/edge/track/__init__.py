@@ -1,0 +1,1 @@
+"""Multi-object tracking across frames, detection masks and polygon geometry."""
