@@ -6,14 +6,17 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import uvicorn
 from sqlalchemy import func, select
 
 from guardian.common.db import session_factory
 from guardian.common.seal import Sealer
+from guardian.device.client import EdgeClient
 from guardian.device.runner import DeviceConfig, run_device
 from guardian.device.sources import WatchDirSource
 from guardian.device.spool import Spool
@@ -68,68 +71,81 @@ def _drop(watch: Path, index: int) -> None:
     tmp.rename(watch / f"shot-{index:03d}.jpg")
 
 
-def test_device_delivers_everything_once_across_an_edge_outage(
-    sqlite_edge_db: EdgeDb, tmp_path: Path
-) -> None:
+@pytest.fixture
+def ctx(sqlite_edge_db: EdgeDb) -> EdgeContext:
+    """An edge context on a fresh SQLite store, with no disk floor (tmp disks vary)."""
     db = sqlite_edge_db
     settings = db.settings.model_copy(deep=True)
     settings.capture.min_free_bytes = 0
-    ctx = EdgeContext(settings, db.engine, session_factory(db.engine), Sealer(os.urandom(32)))
+    return EdgeContext(settings, db.engine, session_factory(db.engine), Sealer(os.urandom(32)))
+
+
+def _register(ctx: EdgeContext, device_id: str) -> str:
     with ctx.sessions.begin() as session:
-        key = add_device(session, ctx.sealer, "porch-pi")
+        return add_device(session, ctx.sealer, device_id)
 
-    def stored() -> int:
-        with ctx.sessions() as session:
-            return int(session.scalar(select(func.count()).select_from(Capture)) or 0)
 
+def _stored(ctx: EdgeContext) -> int:
+    with ctx.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Capture)) or 0)
+
+
+def _seqs(ctx: EdgeContext) -> list[int]:
+    with ctx.sessions() as session:
+        return sorted(session.scalars(select(Capture.device_seq)).all())
+
+
+@contextmanager
+def _device(url: str, device_id: str, key: str, spool: Path, watch: Path) -> Iterator[None]:
+    """``run_device`` watching ``watch`` in a thread, with short backoffs; stopped on exit."""
+    watch.mkdir()
+    config = DeviceConfig(
+        url, device_id, key, spool, timeout=5, backoff_base=0.05, backoff_cap=0.3, idle_poll=0.1
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_device, args=(config, [WatchDirSource(watch, poll=0.02)]), kwargs={"stop": stop}
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_device_delivers_everything_once_across_an_edge_outage(
+    ctx: EdgeContext, tmp_path: Path
+) -> None:
+    key = _register(ctx, "porch-pi")
     edge = _Edge(ctx)
     edge.start()
     watch = tmp_path / "watch"
-    watch.mkdir()
-    config = DeviceConfig(
-        edge.url, "porch-pi", key, tmp_path / "spool",
-        timeout=5, backoff_base=0.05, backoff_cap=0.3, idle_poll=0.1,
-    )  # fmt: skip
-    stop = threading.Event()
-    device = threading.Thread(
-        target=run_device, args=(config, [WatchDirSource(watch, poll=0.02)]), kwargs={"stop": stop}
-    )
-    device.start()
     try:
-        for i in range(5):
-            _drop(watch, i)
-        _wait(lambda: stored() == 5, "the first five captures")
+        with _device(edge.url, "porch-pi", key, tmp_path / "spool", watch):
+            for i in range(5):
+                _drop(watch, i)
+            _wait(lambda: _stored(ctx) == 5, "the first five captures")
 
-        edge.stop()  # the edge goes away; the device keeps capturing and spools
-        for i in range(5, 12):
-            _drop(watch, i)
-        time.sleep(1.0)
-        assert stored() == 5
-        assert len(list((tmp_path / "spool").rglob("*.jpg"))) >= 1
+            edge.stop()  # the edge goes away; the device keeps capturing and spools
+            for i in range(5, 12):
+                _drop(watch, i)
+            time.sleep(1.0)
+            assert _stored(ctx) == 5
+            assert len(list((tmp_path / "spool").rglob("*.jpg"))) >= 1
 
-        edge.start()  # back on the same address: the spool drains
-        _wait(lambda: stored() == 12, "all twelve captures after the outage")
+            edge.start()  # back on the same address: the spool drains
+            _wait(lambda: _stored(ctx) == 12, "all twelve captures after the outage")
     finally:
-        stop.set()
-        device.join(10)
         edge.stop()
-    with ctx.sessions() as session:
-        seqs = sorted(session.scalars(select(Capture.device_seq)).all())
-    assert seqs == list(range(12))  # each once, none lost, none twice
+    assert _seqs(ctx) == list(range(12))  # each once, none lost, none twice
     assert not [p for p in watch.iterdir() if p.is_file()]  # every dropped file was taken
 
 
 def test_a_reflashed_device_resumes_above_the_edges_sequence(
-    sqlite_edge_db: EdgeDb, tmp_path: Path
+    ctx: EdgeContext, tmp_path: Path
 ) -> None:
-    from guardian.device.client import EdgeClient
-
-    db = sqlite_edge_db
-    settings = db.settings.model_copy(deep=True)
-    settings.capture.min_free_bytes = 0
-    ctx = EdgeContext(settings, db.engine, session_factory(db.engine), Sealer(os.urandom(32)))
-    with ctx.sessions.begin() as session:
-        key = add_device(session, ctx.sealer, "shelf-pi")
+    key = _register(ctx, "shelf-pi")
     edge = _Edge(ctx)
     edge.start()
     try:
@@ -138,33 +154,12 @@ def test_a_reflashed_device_resumes_above_the_edges_sequence(
                 assert client.upload(jpeg_bytes(seed=100 + seq), seq).status_code == 201
         # Reflashed: a fresh spool and counter start again at 0 with new photos.
         watch = tmp_path / "watch"
-        watch.mkdir()
-        config = DeviceConfig(
-            edge.url, "shelf-pi", key, tmp_path / "fresh-spool",
-            timeout=5, backoff_base=0.05, backoff_cap=0.3, idle_poll=0.1,
-        )  # fmt: skip
-        stop = threading.Event()
-        device = threading.Thread(
-            target=run_device,
-            args=(config, [WatchDirSource(watch, poll=0.02)]),
-            kwargs={"stop": stop},
-        )
-        device.start()
-        try:
+        with _device(edge.url, "shelf-pi", key, tmp_path / "fresh-spool", watch):
             for i in range(4):
                 _drop(watch, i)
-
-            def stored() -> int:
-                with ctx.sessions() as session:
-                    return int(session.scalar(select(func.count()).select_from(Capture)) or 0)
-
-            _wait(lambda: stored() == 7, "the reflashed device's four captures")
-        finally:
-            stop.set()
-            device.join(10)
+            _wait(lambda: _stored(ctx) == 7, "the reflashed device's four captures")
     finally:
         edge.stop()
-    with ctx.sessions() as session:
-        seqs = sorted(session.scalars(select(Capture.device_seq)).all())
+    seqs = _seqs(ctx)
     assert seqs[:3] == [0, 1, 2] and len(set(seqs)) == 7 and min(seqs[3:]) >= 3
     assert Spool(tmp_path / "fresh-spool").rejected() == []  # nothing was refused

@@ -12,8 +12,6 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +19,7 @@ import numpy.typing as npt
 from guardian.common import faults
 from guardian.common.supervise import Supervisor, WorkerFactory
 from guardian.edge.capture.lease import LeaseKeeper
+from guardian.edge.capture.staging import uri_to_path
 from guardian.edge.config import EdgeSettings
 from guardian.edge.context import EdgeContext
 from guardian.edge.detect.errors import ImageReadError
@@ -63,11 +62,11 @@ class JobFailure(Exception):
 
 
 def capture_path(storage_uri: str) -> Path:
-    """The local file of a ``file://`` storage URI."""
-    parts = urlsplit(storage_uri)
-    if parts.scheme != "file":
-        raise JobFailure(f"unsupported storage URI {storage_uri!r}", permanent=True)
-    return Path(url2pathname(parts.path))
+    """The local file of a ``file://`` storage URI; any other URI fails the job for good."""
+    try:
+        return uri_to_path(storage_uri)
+    except ValueError as exc:
+        raise JobFailure(str(exc), permanent=True) from exc
 
 
 class CaptureWorker(threading.Thread):
