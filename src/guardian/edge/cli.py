@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from guardian.common.logging import configure_logging
 from guardian.edge.config import EdgeSettings
 
 edge_app = typer.Typer(help="The edge appliance: capture ingest, detection, events.")
@@ -32,13 +33,20 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def load_settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> EdgeSettings:
-    """Settings from the environment, overridden by the options given on the command line."""
+    """Settings from the environment, overridden by the options given on the command line.
+
+    ``GUARDIAN_EDGE_LOG_LEVEL`` / ``_LOG_FORMAT``, when set, take over from the CLI-wide
+    ``GUARDIAN_LOG_…`` settings the root command applied.
+    """
     overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     if database_url is not None:
         overrides["database_url"] = database_url
-    return EdgeSettings(**overrides)
+    settings = EdgeSettings(**overrides)
+    if {"log_level", "log_format"} & settings.model_fields_set:
+        configure_logging(settings.log_level, settings.log_format)
+    return settings
 
 
 def _out(data: object, json_out: bool, text: str) -> None:
