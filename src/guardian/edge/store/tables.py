@@ -1,4 +1,4 @@
-"""Edge tables: devices, captures, jobs, events, event_captures, outbox, admin tokens."""
+"""Edge tables: devices, captures, jobs, events, outbox, admin tokens, cameras and their media."""
 
 from __future__ import annotations
 
@@ -162,3 +162,88 @@ class AdminToken(Base):
     label: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
+
+
+class Camera(Base):
+    """A camera's configuration (``CameraConfig`` as JSON, without its name)."""
+
+    __tablename__ = "cameras"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    config: Mapped[dict[str, Any]]
+    enabled: Mapped[bool]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class CameraStatus(Base):
+    """A camera's live status, written by the running edge every few seconds."""
+
+    __tablename__ = "camera_status"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # starting | online | offline | error | disabled
+    state: Mapped[str] = mapped_column(String(16))
+    decoder: Mapped[str | None] = mapped_column(String(32))  # vaapi | software
+    codec: Mapped[str | None] = mapped_column(String(32))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    input_fps: Mapped[float | None]
+    detect_fps: Mapped[float | None]
+    skipped_by_motion: Mapped[float | None]  # fraction of sampled frames the motion gate skipped
+    detector_latency_ms: Mapped[float | None]
+    last_frame_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    # recording | paused_disk | off | idle
+    recording: Mapped[str] = mapped_column(String(16), default="idle")
+    storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    stats: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[dt.datetime]
+
+
+class Recording(Base):
+    """One fixed-length MP4 segment of a camera's stream (remuxed, never re-encoded)."""
+
+    __tablename__ = "recordings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text, unique=True)  # relative to the media folder
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime]
+    duration_s: Mapped[float]
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    codec: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    # present | pruned (retention) | missing (file vanished)
+    state: Mapped[str] = mapped_column(String(16), default="present")
+    state_at: Mapped[dt.datetime | None]
+
+
+Index("ix_recordings_camera_started", Recording.camera, Recording.started_at)
+Index("ix_recordings_state_started", Recording.state, Recording.started_at)
+
+
+class EventMedia(Base):
+    """A camera event's snapshot, thumbnail or clip, and where it is in its life."""
+
+    __tablename__ = "event_media"
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # snapshot | thumbnail | clip
+    camera: Mapped[str] = mapped_column(String(64))
+    # pending -> present | failed; present -> pruned (retention) | missing
+    state: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str | None] = mapped_column(Text)  # relative to the media folder
+    content_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    meta: Mapped[dict[str, Any] | None]
+    due_at: Mapped[dt.datetime | None]  # clips: when the post-roll has been recorded
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+Index("ix_event_media_state_due", EventMedia.state, EventMedia.due_at)
+Index("ix_event_media_expires", EventMedia.expires_at)

@@ -1,0 +1,1 @@
+"""Recording: remuxed MP4 segments, event clips, retention and the disk floor."""
