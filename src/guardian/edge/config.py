@@ -91,6 +91,62 @@ class RetentionSettings(_Section):
     )
 
 
+class CameraSettings(_Section):
+    """The camera pipeline: status, detection frames, recording and its disk guard."""
+
+    enabled: bool = Field(
+        True, description="Run the cameras of the registry (`guardian edge camera add`)."
+    )
+    poll_seconds: float = Field(
+        1.0, gt=0, description="How often the running edge looks for camera config changes."
+    )
+    status_seconds: float = Field(
+        2.0, gt=0, description="How often each camera's live status is written to the store."
+    )
+    detect_max_width: int = Field(
+        1280,
+        ge=160,
+        description="Frames wider than this are scaled down before detection and snapshots.",
+    )
+    open_timeout_seconds: float = Field(10.0, gt=0, description="Stream connect timeout.")
+    read_timeout_seconds: float = Field(
+        10.0, gt=0, description="A stream silent this long counts as lost and is reconnected."
+    )
+    reconnect_max_seconds: float = Field(
+        30.0, gt=0, description="Cap of the reconnect backoff (it starts at 1 s)."
+    )
+    person_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Least person score a camera detection must have."
+    )
+    vehicle_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Least vehicle score a camera detection must have."
+    )
+    min_track_seconds: float = Field(
+        0.5, ge=0.0, description="A track must live this long before it becomes an event."
+    )
+    high_water_fraction: float = Field(
+        0.90,
+        gt=0.0,
+        le=1.0,
+        description="When the media disk is fuller than this, the oldest footage is deleted "
+        "first (until 5 points below).",
+    )
+    critical_free_bytes: int = Field(
+        1024**3,
+        ge=0,
+        description="Below this much free disk, recording pauses (detection and events go "
+        "on); it resumes with 20% headroom.",
+    )
+    retention_interval_seconds: float = Field(
+        60.0, gt=0, description="How often recording retention and the disk guard run."
+    )
+    clip_settle_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Extra wait after an event's post-roll before its clip is assembled.",
+    )
+
+
 class EdgeSettings(ServiceSettings):
     """Settings of the edge appliance service."""
 
@@ -121,6 +177,9 @@ class EdgeSettings(ServiceSettings):
     events: EventSettings = Field(default_factory=EventSettings, description="Event rules.")
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings, description="Media retention and cleanup."
+    )
+    cameras: CameraSettings = Field(
+        default_factory=CameraSettings, description="Camera pipeline and recording."
     )
 
     @property

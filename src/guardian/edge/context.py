@@ -27,6 +27,8 @@ class EdgeContext:
     sealer: Sealer
     metrics: EdgeMetrics = field(default_factory=lambda: EdgeMetrics(CollectorRegistry()))
     clock: Callable[[], float] = time.time
+    # Set by the running camera manager: the shared detector's queue length (None: no cameras).
+    detector_queue: Callable[[], int | None] = lambda: None
 
 
 def build_context(settings: EdgeSettings, *, migrate: bool = True) -> EdgeContext:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -10,21 +12,51 @@ from guardian.common.supervise import Supervisor
 from guardian.edge.config import EdgeSettings
 from guardian.edge.context import EdgeContext, build_context
 
+if TYPE_CHECKING:
+    from guardian.edge.camera.scheduler import BatchDetector
+
 logger = logging.getLogger(__name__)
 
 
 def build_supervisor(ctx: EdgeContext) -> Supervisor:
-    """Capture workers, the model reloader and the cleanup job, in start order."""
+    """Capture workers, the model reloader, cameras, clips, retention and cleanup, in order.
+
+    Capture workers and cameras share one detector (and its hot swap on model change).
+    """
     from guardian.edge.capture.cleanup import CleanupMaintainer
     from guardian.edge.capture.worker import add_detection_workers
 
     settings = ctx.settings
     sup = Supervisor()
-    if settings.queue.workers > 0:
-        add_detection_workers(sup, ctx, settings.queue.workers)
+    if settings.queue.workers > 0 or settings.cameras.enabled:
+        detector = add_detection_workers(sup, ctx, settings.queue.workers)
+        if settings.cameras.enabled:
+            _add_camera_maintainers(sup, ctx, detector)
     if settings.retention.interval_seconds > 0:
         sup.add("cleanup", lambda stop: CleanupMaintainer(ctx, stop))
     return sup
+
+
+def _add_camera_maintainers(sup: Supervisor, ctx: EdgeContext, detector: BatchDetector) -> None:
+    from guardian.edge.camera.metrics import watch_cameras
+    from guardian.edge.camera.manager import CameraMaintainer
+    from guardian.edge.record.clip_maker import ClipMaintainer
+    from guardian.edge.record.disk import DiskGuard
+    from guardian.edge.record.pruning import RecordingRetentionMaintainer
+
+    cameras = ctx.settings.cameras
+    disk = DiskGuard(ctx.settings.media_dir, cameras.critical_free_bytes)
+    maintainers: list[CameraMaintainer] = []
+
+    def camera_maintainer(stop: threading.Event) -> CameraMaintainer:
+        maintainer = CameraMaintainer(ctx, detector, stop, disk=disk)
+        maintainers[:] = [maintainer]
+        return maintainer
+
+    sup.add("cameras", camera_maintainer)
+    sup.add("clips", lambda stop: ClipMaintainer(ctx, stop))
+    sup.add("recording-retention", lambda stop: RecordingRetentionMaintainer(ctx, stop, disk))
+    watch_cameras(ctx, lambda: maintainers[0] if maintainers else None, disk)
 
 
 def serve(settings: EdgeSettings) -> None:

@@ -6,15 +6,22 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
+from typing import Protocol
 
-from guardian.edge.detect.detector import Detector, Frame
+from guardian.edge.detect.detector import Frame
 from guardian.edge.detect.types import Detection
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
+
+
+class BatchDetector(Protocol):
+    """What the scheduler needs of a detector (a ``Detector`` or a ``HotSwapDetector``)."""
+
+    def detect_batch(self, frames: Sequence[Frame]) -> list[list[Detection]]: ...
 
 
 class FrameDroppedError(Exception):
@@ -71,7 +78,7 @@ class DetectorScheduler:
     """
 
     def __init__(
-        self, detector: Detector, *, max_batch: int = 4, clock: Clock = time.monotonic
+        self, detector: BatchDetector, *, max_batch: int = 4, clock: Clock = time.monotonic
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")

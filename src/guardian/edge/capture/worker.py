@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,9 @@ from guardian.edge.store.backoff import Backoff
 from guardian.edge.store.jobs import KIND_DETECT_CAPTURE
 from guardian.edge.store.queue import claim, complete, fail
 from guardian.edge.store.tables import Capture, Job
+
+if TYPE_CHECKING:
+    from guardian.edge.detect.reload import HotSwapDetector
 
 logger = logging.getLogger(__name__)
 
@@ -232,13 +235,19 @@ def _ids(job: Job) -> dict[str, object]:
     return {"job_id": job.id, "ref_id": job.ref_id, "attempt": job.attempts}
 
 
-def add_detection_workers(supervisor: Supervisor, ctx: EdgeContext, count: int) -> None:
-    """Load the configured detector; add ``count`` capture workers and the model reloader."""
+def add_detection_workers(
+    supervisor: Supervisor,
+    ctx: EdgeContext,
+    count: int,
+    detector: HotSwapDetector | None = None,
+) -> HotSwapDetector:
+    """Add ``count`` capture workers and the model reloader, sharing ``detector`` (loaded
+    from the settings when not given); returns the detector for other users (cameras)."""
     from guardian.edge.detect.loader import load_detector, model_fingerprint
     from guardian.edge.detect.reload import HotSwapDetector, ModelReloadMaintainer
 
     settings = ctx.settings.detector
-    detector = HotSwapDetector(load_detector(settings))
+    detector = detector or HotSwapDetector(load_detector(settings))
 
     def capture_worker(index: int) -> WorkerFactory:
         return lambda ev: CaptureWorker(ctx, detector, ev, worker_name(index))
@@ -256,6 +265,7 @@ def add_detection_workers(supervisor: Supervisor, ctx: EdgeContext, count: int) 
                 settings.reload_poll_seconds,
             ),
         )
+    return detector
 
 
 def run_worker_process(settings: EdgeSettings, count: int, stop: threading.Event) -> None:

@@ -163,6 +163,18 @@ class CameraEventEngine:
         """Ids of tracks this engine is following (ended ones are forgotten)."""
         return sorted(self._tracks)
 
+    def live_best_ts(self) -> set[float]:
+        """Timestamps of the best frames of every open track and visit.
+
+        A pipeline keeps these frames (and only these) so that it can write the snapshot
+        of any event it is later told about, whatever frame turned out to be the best.
+        """
+        found: set[float] = set()
+        for state in self._tracks.values():
+            found.add(state.best.ts)
+            found.update(v.best.ts for v in state.visits.values())
+        return found
+
     def update(
         self,
         ts: float,
