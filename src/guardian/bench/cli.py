@@ -96,3 +96,37 @@ def bench_ingest(
         f"{report['detector_frames_per_s']}/s (ratio {report['worker_detector_ratio']}, "
         "goal >= 0.9)\n"
     )
+
+
+@bench_app.command("camera")
+def bench_camera(
+    cameras: Annotated[
+        int, typer.Option("--cameras", min=1, help="Cameras run at once (one shared detector).")
+    ] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=2.0, help="Stream seconds per camera and mode.")
+    ] = 20.0,
+    model: Annotated[str | None, typer.Option("--model", help="Model name.")] = None,
+) -> None:
+    """CPU s per camera-minute: pipeline vs PyAV decode; recorder vs remux-only."""
+    from guardian.bench.camera import run_camera_bench
+
+    try:
+        detector = load_detector(EdgeSettings().detector, model)
+    except DetectError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise typer.Exit(2) from exc
+    report = run_camera_bench(detector, cameras=cameras, seconds=seconds)
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    for label in ("720p", "1080p"):
+        row = report[label]
+        sys.stdout.write(
+            f"{label}: pipeline {row['pipeline_cpu_s_per_camera_minute']} CPU s per camera-minute "
+            f"(decode alone {row['decode_cpu_s_per_camera_minute']}), "
+            f"{row['cameras_at_5fps']} cameras at 5 detect fps on {report['cores']} cores; "
+            f"recording {row['record_cpu_s_per_camera_minute']} vs remux "
+            f"{row['remux_cpu_s_per_camera_minute']} (x{row['recording_overhead_ratio']})\n"
+        )

@@ -116,7 +116,11 @@ class CameraSettings(_Section):
         30.0, gt=0, description="Cap of the reconnect backoff (it starts at 1 s)."
     )
     person_threshold: float = Field(
-        0.5, ge=0.0, le=1.0, description="Least person score a camera detection must have."
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Least person score a camera detection must have (the default SSD model "
+        "scores the pedestrians of a street camera 0.35-0.6).",
     )
     vehicle_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="Least vehicle score a camera detection must have."
