@@ -45,6 +45,7 @@ format: venv
 
 test: venv models test-media lint
 	scripts/ensure-services
+	scripts/ensure-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: venv
@@ -52,9 +53,11 @@ unit: venv
 
 integration: venv models test-media
 	scripts/ensure-services
+	scripts/ensure-test-deps
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 e2e: venv models test-media
+	scripts/ensure-test-deps
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 bench: venv models

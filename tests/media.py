@@ -52,3 +52,8 @@ def expectations() -> dict[str, Any]:
     """The hand-labelled boxes in ``tests/fixtures/detect_expectations.json``."""
     data: dict[str, Any] = json.loads((FIXTURES / "detect_expectations.json").read_text())
     return data
+
+
+def vtest_path() -> Path:
+    """Where ``scripts/fetch-test-media`` puts OpenCV's vtest.avi (768x576 street scene)."""
+    return test_media_dir() / "vtest.avi"

@@ -10,7 +10,7 @@ CPU time it used per minute of stream:
 - ``pipeline``: decode + motion gate + detection at 5 fps + tracking/events + recording,
   for ``--cameras`` cameras at once sharing one detector through the fair scheduler.
 
-From these: cameras one box sustains (cores × 60 / pipeline CPU s per camera-minute) at
+From these: cameras one box sustains (cores x 60 / pipeline CPU s per camera-minute) at
 720p and 1080p, and the recording overhead (record / remux).
 """
 
@@ -110,7 +110,11 @@ def remux_only(path: Path, out: Path, seconds: float) -> float:
         for packet in src.demux(ins):
             if packet.dts is None:
                 continue
-            t = float(packet.pts * ins.time_base) if packet.pts is not None else 0.0
+            t = (
+                float(packet.pts * ins.time_base)
+                if packet.pts is not None and ins.time_base
+                else 0.0
+            )
             first = t if first is None else first
             if t - first >= seconds:
                 return t - first
@@ -119,7 +123,9 @@ def remux_only(path: Path, out: Path, seconds: float) -> float:
     return seconds
 
 
-def record(path: Path, root: Path, seconds: float, on_segment: Callable[[SegmentInfo], None]) -> float:
+def record(
+    path: Path, root: Path, seconds: float, on_segment: Callable[[SegmentInfo], None]
+) -> float:
     source = StreamSource(path.as_uri(), realtime=False, hwaccel="none")
     source.open()
     recorder = SegmentRecorder("bench", root, source.stream, on_segment=on_segment)
@@ -200,6 +206,38 @@ def pipeline(
     return min(r["stream_s"] for r in results.values()), results
 
 
+def measure(
+    clip: Path, work: Path, seconds: float, detector: BatchDetector, cameras: int, cores: int
+) -> dict[str, Any]:
+    """Every mode over one stream file; CPU seconds per camera-minute of each."""
+    rows: dict[str, Any] = {}
+    cpu, span = _cpu(lambda: decode_only(clip, seconds))
+    rows["decode_cpu_s_per_camera_minute"] = round(_per_minute(cpu, span), 3)
+    cpu, span = _cpu(lambda: remux_only(clip, work / "remux.mp4", seconds))
+    remux = _per_minute(cpu, span)
+    rows["remux_cpu_s_per_camera_minute"] = round(remux, 4)
+    segments: list[SegmentInfo] = []
+    cpu, span = _cpu(lambda: record(clip, work / "recorder", seconds, segments.append))
+    recorded = _per_minute(cpu, span)
+    rows["record_cpu_s_per_camera_minute"] = round(recorded, 4)
+    rows["record_segments"] = len(segments)
+    rows["recording_overhead_ratio"] = round(recorded / remux, 4)
+    details: dict[str, dict[str, Any]] = {}
+
+    def full() -> float:
+        span, found = pipeline(clip, work / "pipeline", seconds, detector, cameras)
+        details.update(found)
+        return span
+
+    cpu, span = _cpu(full)
+    per_min = _per_minute(cpu, span, cameras)
+    rows["pipeline_cpu_s_per_camera_minute"] = round(per_min, 3)
+    rows["pipeline_over_decode"] = round(per_min / rows["decode_cpu_s_per_camera_minute"], 3)
+    rows["cameras_at_5fps"] = math.floor(cores * 60.0 / per_min)
+    rows["camera_details"] = details
+    return rows
+
+
 def run_camera_bench(
     detector: BatchDetector, *, cameras: int = 1, seconds: float = 20.0
 ) -> dict[str, Any]:
@@ -210,34 +248,7 @@ def run_camera_bench(
         root = Path(tmp)
         for label, (width, height) in RESOLUTIONS.items():
             clip = make_stream(root / f"{label}.mp4", width, height, seconds + 2)
-            rows: dict[str, Any] = {}
-            cpu, span = _cpu(lambda: decode_only(clip, seconds))
-            rows["decode_cpu_s_per_camera_minute"] = round(_per_minute(cpu, span), 3)
-            cpu, span = _cpu(lambda: remux_only(clip, root / f"{label}-remux.mp4", seconds))
-            remux = _per_minute(cpu, span)
-            rows["remux_cpu_s_per_camera_minute"] = round(remux, 4)
-            segments: list[SegmentInfo] = []
-            cpu, span = _cpu(lambda: record(clip, root / f"{label}-rec", seconds, segments.append))
-            recorded = _per_minute(cpu, span)
-            rows["record_cpu_s_per_camera_minute"] = round(recorded, 4)
-            rows["record_segments"] = len(segments)
-            rows["recording_overhead_ratio"] = round(recorded / remux, 4)
-            details: dict[str, dict[str, Any]] = {}
-
-            def full(clip: Path = clip, label: str = label) -> float:
-                span, found = pipeline(clip, root / f"{label}-pipe", seconds, detector, cameras)
-                details.update(found)
-                return span
-
-            cpu, span = _cpu(full)
-            per_min = _per_minute(cpu, span, cameras)
-            rows["pipeline_cpu_s_per_camera_minute"] = round(per_min, 3)
-            rows["pipeline_over_decode"] = round(
-                per_min / rows["decode_cpu_s_per_camera_minute"], 3
-            )
-            rows["cameras_at_5fps"] = math.floor(cores * 60.0 / per_min)
-            rows["camera_details"] = details
-            report[label] = rows
+            report[label] = measure(clip, root / label, seconds, detector, cameras, cores)
     overhead = max(report[r]["recording_overhead_ratio"] for r in RESOLUTIONS)
     goals: list[Goal] = [
         {"name": "recording_overhead_ratio", "value": overhead,

@@ -29,7 +29,7 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(ctx: EdgeContext) -> FastAPI:
     """The edge API bound to ``ctx`` (store, settings, metrics, clock)."""
-    from guardian.edge.api import ops, read
+    from guardian.edge.api import cameras, ops, read
     from guardian.edge.capture import routes as capture_routes
 
     app = FastAPI(
@@ -43,5 +43,6 @@ def create_app(ctx: EdgeContext) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(capture_routes.router)
     app.include_router(read.router)
+    app.include_router(cameras.router)
     app.include_router(ops.router)
     return app

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from guardian.common.logging import configure_logging
+from guardian.edge.camera.cli import camera_app
 from guardian.edge.config import EdgeSettings
 
 edge_app = typer.Typer(help="The edge appliance: capture ingest, detection, events.")
@@ -20,6 +21,7 @@ token_app = typer.Typer(help="Admin tokens for the local read API.", no_args_is_
 edge_app.add_typer(db_app, name="db")
 edge_app.add_typer(device_app, name="device")
 edge_app.add_typer(token_app, name="token")
+edge_app.add_typer(camera_app, name="camera")
 
 DataDir = Annotated[
     Path | None,

@@ -38,8 +38,8 @@ def build_supervisor(ctx: EdgeContext) -> Supervisor:
 
 
 def _add_camera_maintainers(sup: Supervisor, ctx: EdgeContext, detector: BatchDetector) -> None:
-    from guardian.edge.camera.metrics import watch_cameras
     from guardian.edge.camera.manager import CameraMaintainer
+    from guardian.edge.camera.metrics import watch_cameras
     from guardian.edge.record.clip_maker import ClipMaintainer
     from guardian.edge.record.disk import DiskGuard
     from guardian.edge.record.pruning import RecordingRetentionMaintainer

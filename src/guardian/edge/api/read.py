@@ -1,4 +1,4 @@
-"""The operator's read API: events (keyset pages, newest first), capture metadata and images."""
+"""The operator's read API: events (keyset pages, newest first), captures and event media."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from guardian.edge.api.deps import AdminDep, ContextDep, SessionDep
 from guardian.edge.api.schemas import (
+    MEDIA_FILES,
     CaptureOut,
     ErrorBody,
     EventDetail,
@@ -29,8 +30,9 @@ from guardian.edge.api.schemas import (
     parse_timestamp,
 )
 from guardian.edge.capture.staging import uri_to_path
+from guardian.edge.context import EdgeContext
 from guardian.edge.errors import BadRequest, Gone, NotFound, Unprocessable
-from guardian.edge.store.tables import Capture, Event, EventCapture
+from guardian.edge.store.tables import Capture, Event, EventCapture, EventMedia
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,21 @@ def _capture_ids(session: Session, event_ids: Sequence[str]) -> dict[str, list[s
     return found
 
 
+def _media_states(session: Session, events: Sequence[Event]) -> dict[str, dict[str, str]]:
+    """``{event_id: {kind: state}}`` of the camera events among ``events`` (one query)."""
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    camera_ids = [e.id for e in events if e.source_kind == "camera"]
+    if camera_ids:
+        rows = session.execute(
+            select(EventMedia.event_id, EventMedia.kind, EventMedia.state).where(
+                EventMedia.event_id.in_(camera_ids)
+            )
+        )
+        for event_id, kind, state in rows:
+            found[event_id][kind] = state
+    return found
+
+
 @router.get("/events", response_model=EventPage, responses=_errors(400, 422))
 def list_events(
     session: SessionDep,
@@ -84,6 +101,10 @@ def list_events(
     device: Annotated[
         str | None,
         Query(max_length=64, description="Events of this capture device.", examples=["pi-1"]),
+    ] = None,
+    camera: Annotated[
+        str | None,
+        Query(max_length=64, description="Events of this camera.", examples=["front"]),
     ] = None,
     since: Annotated[str | None, TimestampQuery] = None,
     until: Annotated[str | None, TimestampQuery] = None,
@@ -96,6 +117,8 @@ def list_events(
         stmt = stmt.where(Event.type == event_type)
     if device is not None:
         stmt = stmt.where(Event.source_kind == "device", Event.source_id == device)
+    if camera is not None:
+        stmt = stmt.where(Event.source_kind == "camera", Event.source_id == camera)
     if (start := _timestamp("since", since)) is not None:
         stmt = stmt.where(Event.started_at >= start)
     if (end := _timestamp("until", until)) is not None:
@@ -116,20 +139,25 @@ def list_events(
     events = list(session.scalars(stmt))
     page = events[:limit]
     ids = _capture_ids(session, [e.id for e in page])
+    media = _media_states(session, page)
     last = page[-1] if len(events) > limit else None
     return EventPage(
-        items=[event_out(e, ids.get(e.id, [])) for e in page],
+        items=[event_out(e, ids.get(e.id, []), media.get(e.id)) for e in page],
         next_cursor=encode_cursor(last.started_at, last.id) if last else None,
     )
 
 
 @router.get("/events/{event_id}", response_model=EventDetail, responses=_errors(404))
 def get_event(session: SessionDep, event_id: Annotated[str, Path(max_length=64)]) -> EventDetail:
-    """One event with its details and capture ids."""
+    """One event with its details, capture ids and media links."""
     event = session.get(Event, event_id)
     if event is None:
         raise NotFound(f"no event {event_id}")
-    return event_detail(event, _capture_ids(session, [event.id]).get(event.id, []))
+    return event_detail(
+        event,
+        _capture_ids(session, [event.id]).get(event.id, []),
+        _media_states(session, [event]).get(event.id),
+    )
 
 
 def _capture(session: Session, capture_id: str) -> Capture:
@@ -208,3 +236,112 @@ def get_capture_image(
         filename=os.path.basename(path),
         content_disposition_type="inline",
     )
+
+
+def _media_gone(media: EventMedia) -> Gone:
+    why = "was removed by retention" if media.state == "pruned" else "is missing"
+    return Gone(
+        f"the {media.kind} of event {media.event_id} {why}",
+        state=media.state,
+        state_at=media.updated_at.isoformat(),
+    )
+
+
+def _media_file(ctx: EdgeContext, media: EventMedia) -> tuple[str, os.stat_result] | None:
+    """The media's file (inside the media folder) and its stat, if it is there."""
+    if not media.path:
+        return None
+    root = ctx.settings.media_dir.resolve()
+    path = (root / media.path).resolve()
+    if not path.is_relative_to(root):  # a row must never lead outside the media folder
+        logger.error("event media path escapes the media folder", extra={"path": media.path})
+        return None
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (str(path), st) if stat.S_ISREG(st.st_mode) else None
+
+
+def _serve_media(ctx: EdgeContext, session: Session, event_id: str, kind: str) -> FileResponse:
+    if session.get(Event, event_id) is None:
+        raise NotFound(f"no event {event_id}")
+    media = session.get(EventMedia, (event_id, kind))
+    if media is None:
+        raise NotFound(f"event {event_id} has no {kind}", state=None)
+    if media.state == "pending":
+        raise NotFound(f"the {kind} of event {event_id} is not ready yet", state="pending")
+    if media.state == "failed":
+        raise NotFound(f"the {kind} of event {event_id} could not be made", state="failed")
+    if media.state != "present":
+        raise _media_gone(media)
+    found = _media_file(ctx, media)
+    if found is None:
+        # The row says present but the file is gone: record it so everyone sees why.
+        now = dt.datetime.fromtimestamp(ctx.clock(), dt.UTC)
+        session.execute(
+            update(EventMedia)
+            .where(
+                EventMedia.event_id == event_id,
+                EventMedia.kind == kind,
+                EventMedia.state == "present",
+            )
+            .values(state="missing", updated_at=now)
+        )
+        session.commit()
+        session.refresh(media)
+        logger.warning(
+            "event media file missing",
+            extra={"event_id": event_id, "kind": kind, "path": media.path},
+        )
+        raise _media_gone(media)
+    # End the read transaction before streaming: on SQLite it holds the database lock.
+    session.commit()
+    path, st = found
+    return FileResponse(
+        path,
+        media_type=media.content_type,
+        stat_result=st,
+        filename=f"{event_id}-{MEDIA_FILES[kind]}",
+        content_disposition_type="inline",
+    )
+
+
+EventId = Annotated[str, Path(max_length=64)]
+
+
+def _media_responses(content_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    return {**_errors(404, 410), 200: {"content": {content_type: {}}, "description": what}}
+
+
+@router.get(
+    "/events/{event_id}/snapshot.jpg",
+    response_class=FileResponse,
+    responses=_media_responses("image/jpeg", "The full-size frame of the event."),
+)
+def get_event_snapshot(ctx: ContextDep, session: SessionDep, event_id: EventId) -> FileResponse:
+    """A camera event's snapshot; 404 until it exists, 410 once removed."""
+    return _serve_media(ctx, session, event_id, "snapshot")
+
+
+@router.get(
+    "/events/{event_id}/thumbnail.jpg",
+    response_class=FileResponse,
+    responses=_media_responses("image/jpeg", "A small crop of the event."),
+)
+def get_event_thumbnail(ctx: ContextDep, session: SessionDep, event_id: EventId) -> FileResponse:
+    """A camera event's thumbnail; 404 until it exists, 410 once removed."""
+    return _serve_media(ctx, session, event_id, "thumbnail")
+
+
+@router.get(
+    "/events/{event_id}/clip.mp4",
+    response_class=FileResponse,
+    responses={
+        **_media_responses("video/mp4", "The event's clip (pre- to post-roll)."),
+        206: {"content": {"video/mp4": {}}, "description": "The requested byte range."},
+    },
+)
+def get_event_clip(ctx: ContextDep, session: SessionDep, event_id: EventId) -> FileResponse:
+    """A camera event's clip; supports HTTP Range. 404 until it is made, 410 once removed."""
+    return _serve_media(ctx, session, event_id, "clip")

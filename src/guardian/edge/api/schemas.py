@@ -7,7 +7,7 @@ import binascii
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -36,11 +36,32 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+# The media kinds of a camera event and the file name each is served under.
+MEDIA_FILES = {"snapshot": "snapshot.jpg", "thumbnail": "thumbnail.jpg", "clip": "clip.mp4"}
+# Media in these states is, or will soon be, served.
+_LINKED_STATES = frozenset({"pending", "present"})
+_MEDIA_LINK = (
+    "Camera events only; null when there is no such media or it failed or is gone "
+    "(a pending one answers 404 until it is ready)."
+)
+
+
 class EventLinks(BaseModel):
     """Where to find the event and its captures."""
 
     self_: str = Field(serialization_alias="self", examples=[f"/v1/events/{_EVENT_ID}"])
     captures: list[str] = Field(examples=[[f"/v1/captures/{_CAPTURE_ID}"]])
+    snapshot: str | None = Field(
+        None,
+        examples=[f"/v1/events/{_EVENT_ID}/snapshot.jpg"],
+        description=_MEDIA_LINK,
+    )
+    thumbnail: str | None = Field(
+        None, examples=[f"/v1/events/{_EVENT_ID}/thumbnail.jpg"], description=_MEDIA_LINK
+    )
+    clip: str | None = Field(
+        None, examples=[f"/v1/events/{_EVENT_ID}/clip.mp4"], description=_MEDIA_LINK
+    )
 
 
 class EventOut(BaseModel):
@@ -58,6 +79,12 @@ class EventOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int = Field(examples=[1], description="Bumped each time a capture joins.")
+    camera: str | None = Field(None, examples=["front"], description="Camera events only.")
+    label: str | None = Field(None, examples=["person"], description="person | vehicle")
+    zone: str | None = Field(None, examples=["shelf"], description="The interaction's zone.")
+    dwell_s: float | None = Field(None, examples=[3.4], description="Seconds in the zone.")
+    zones: list[str] | None = Field(None, examples=[["shelf"]], description="Zones entered.")
+    state: str | None = Field(None, examples=["ended"], description="active | ended")
     links: EventLinks
 
 
@@ -124,21 +151,64 @@ class Health(BaseModel):
     database: str = Field(examples=["ok"])
 
 
-def event_out(event: Event, capture_ids: Sequence[str]) -> EventOut:
-    """The list shape of an event."""
-    return EventOut(**_event_fields(event, capture_ids))
+def event_out(
+    event: Event, capture_ids: Sequence[str], media: Mapping[str, str] | None = None
+) -> EventOut:
+    """The list shape of an event; ``media`` maps a camera event's media kinds to states."""
+    return EventOut(**_event_fields(event, capture_ids, media or {}))
 
 
-def event_detail(event: Event, capture_ids: Sequence[str]) -> EventDetail:
+def event_detail(
+    event: Event, capture_ids: Sequence[str], media: Mapping[str, str] | None = None
+) -> EventDetail:
     """The single-event shape, with details."""
-    return EventDetail(**_event_fields(event, capture_ids), details=event.details)
+    return EventDetail(**_event_fields(event, capture_ids, media or {}), details=event.details)
 
 
-def _event_fields(event: Event, capture_ids: Sequence[str]) -> dict[str, Any]:
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: object) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok else None  # type: ignore[arg-type]
+
+
+def _camera_fields(event: Event) -> dict[str, Any]:
+    """What a camera event's details say (nothing for other events: the fields stay null)."""
+    if event.source_kind != "camera":
+        return {}
+    d = event.details if isinstance(event.details, dict) else {}
+    zones = d.get("zones")
+    return {
+        "camera": _text(d.get("camera")) or event.source_id,
+        "label": _text(d.get("label")),
+        "zone": _text(d.get("zone")),
+        "dwell_s": _number(d.get("dwell_s")),
+        "zones": [z for z in zones if isinstance(z, str)] if isinstance(zones, list) else None,
+        "state": _text(d.get("state")),
+    }
+
+
+def _media_links(event: Event, media: Mapping[str, str]) -> dict[str, str | None]:
+    if event.source_kind != "camera":
+        return {}
+    return {
+        kind: f"/v1/events/{event.id}/{name}" if media.get(kind) in _LINKED_STATES else None
+        for kind, name in MEDIA_FILES.items()
+    }
+
+
+def _event_fields(
+    event: Event, capture_ids: Sequence[str], media: Mapping[str, str]
+) -> dict[str, Any]:
     links = EventLinks(
-        self_=f"/v1/events/{event.id}", captures=[f"/v1/captures/{c}" for c in capture_ids]
+        self_=f"/v1/events/{event.id}",
+        captures=[f"/v1/captures/{c}" for c in capture_ids],
+        **_media_links(event, media),
     )
     return {
+        **_camera_fields(event),
         "id": event.id,
         "type": event.type,
         "source_kind": event.source_kind,

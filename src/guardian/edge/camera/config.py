@@ -6,7 +6,14 @@ import math
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from guardian.edge.track.zones import Zone
 
@@ -26,6 +33,36 @@ def _check_polygon(polygon: list[list[float]], what: str) -> list[list[float]]:
                 "width and height, 0..1"
             )
     return polygon
+
+
+def check_polygon(polygon: list[list[float]], what: str) -> list[list[float]]:
+    """``polygon`` if it has 3+ points inside the frame (fractions 0..1), else ``ValueError``."""
+    return _check_polygon(polygon, what)
+
+
+def check_zone_names(zones: list[ZoneConfig]) -> list[ZoneConfig]:
+    """``zones`` if their names are unique, else ``ValueError`` naming the duplicates."""
+    names = [z.name for z in zones]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"zone names must be unique per camera: {', '.join(dupes)}")
+    return zones
+
+
+def validation_problems(exc: ValidationError) -> list[dict[str, str]]:
+    """Each error of ``exc`` as ``{"field": "zones.0.polygon", "message": ...}``."""
+    problems = []
+    for err in exc.errors():
+        message = str(err.get("msg", "invalid"))
+        # pydantic prefixes errors raised in validators; the message alone reads better.
+        message = message.removeprefix("Value error, ")
+        problems.append({"field": ".".join(str(p) for p in err.get("loc", ())), "message": message})
+    return problems
+
+
+def describe_problems(problems: list[dict[str, str]]) -> str:
+    """One line: ``field: message; field: message``."""
+    return "; ".join(f"{p['field'] or 'config'}: {p['message']}" for p in problems)
 
 
 def check_url(url: str) -> str:
@@ -90,9 +127,7 @@ class RetentionConfig(BaseModel):
     segments_days: float = Field(
         1.0, gt=0.0, description="Keep recorded segments (footage without events) this long."
     )
-    events_days: float = Field(
-        7.0, gt=0.0, description="Keep event clips and snapshots this long."
-    )
+    events_days: float = Field(7.0, gt=0.0, description="Keep event clips and snapshots this long.")
 
 
 class CameraSettingsFields(BaseModel):
@@ -133,10 +168,7 @@ class CameraSettingsFields(BaseModel):
 
     @model_validator(mode="after")
     def _unique_zones(self) -> CameraSettingsFields:
-        names = [z.name for z in self.zones]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"zone names must be unique per camera: {', '.join(dupes)}")
+        check_zone_names(self.zones)
         return self
 
 

@@ -24,7 +24,13 @@ from guardian.edge.camera.config import CameraConfig
 from guardian.edge.camera.motion import FrameSampler
 from guardian.edge.camera.scheduler import DetectorScheduler, FrameDroppedError
 from guardian.edge.camera.sink import EventSink
-from guardian.edge.camera.source import Backoff, SourceFrame, SourcePacket, StreamError, StreamSource
+from guardian.edge.camera.source import (
+    Backoff,
+    SourceFrame,
+    SourcePacket,
+    StreamError,
+    StreamSource,
+)
 from guardian.edge.camera.status import LiveStatus
 from guardian.edge.config import CameraSettings
 from guardian.edge.detect.types import Detection

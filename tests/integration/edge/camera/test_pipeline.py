@@ -131,7 +131,8 @@ def test_scene_becomes_events_snapshots_recordings_and_a_clip(
         assert info.duration == pytest.approx(span + 2.0, abs=1.0)
         with ctx.sessions() as s:
             snaps = {
-                m.kind: m for m in s.scalars(select(EventMedia).where(EventMedia.event_id == person.id))
+                m.kind: m
+                for m in s.scalars(select(EventMedia).where(EventMedia.event_id == person.id))
             }
             recordings = list(s.scalars(select(Recording).where(Recording.camera == "shop")))
             events = list(s.scalars(select(Event).where(Event.source_id == "shop")))

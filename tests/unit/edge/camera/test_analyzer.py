@@ -23,7 +23,9 @@ def person_at(frame: RgbImage, score: float = 0.8) -> list[Detection]:
     cols = np.nonzero(frame[:, :, 0].max(axis=0) > 100)[0]
     if cols.size == 0:
         return []
-    return [Detection("person", "person", score, (float(cols[0]), 100.0, float(cols[-1] + 1), 220.0))]
+    return [
+        Detection("person", "person", score, (float(cols[0]), 100.0, float(cols[-1] + 1), 220.0))
+    ]
 
 
 def config(**extra: object) -> CameraConfig:

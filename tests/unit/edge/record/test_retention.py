@@ -18,7 +18,9 @@ def seg(i: int, camera: str, age_days: float, size: int = 100) -> SegmentItem:
     return SegmentItem(i, camera, end - 10, end, size)
 
 
-def media(event: str, kind: str, age_days: float, expires_in_days: float, size: int = 50) -> MediaItem:
+def media(
+    event: str, kind: str, age_days: float, expires_in_days: float, size: int = 50
+) -> MediaItem:
     return MediaItem(event, kind, "front", NOW - age_days * DAY, NOW + expires_in_days * DAY, size)
 
 

@@ -27,7 +27,7 @@ def test_write_snapshot(tmp_path: Path) -> None:
     thumb = cv2.imread(str(tmp_path / files.thumbnail))
     assert snap.shape == (480, 640, 3)
     assert max(thumb.shape[:2]) <= THUMB_SIZE
-    b, g, r = snap[250, 350]
+    b, _g, r = snap[250, 350]
     assert r > 200 and b < 60  # colours kept (RGB in, BGR JPEG on disk)
     assert not list(tmp_path.rglob("*.part"))
     assert files.snapshot_bytes == (tmp_path / files.snapshot).stat().st_size

@@ -1,0 +1,1 @@
+"""The RTSP test infrastructure: GStreamer server, vtest footage, garbage stream."""

@@ -1,0 +1,1 @@
+"""A GStreamer RTSP server for tests, run by the system python3 (gst_server.py)."""
