@@ -1,0 +1,218 @@
+"""Remux a camera's packets, without re-encoding, into fixed-length crash-safe MP4 segments."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+from av.container import OutputContainer
+from av.video.stream import VideoStream
+
+from guardian.edge.camera.source import SourcePacket
+from guardian.edge.record.types import SegmentInfo
+
+logger = logging.getLogger(__name__)
+
+PART_SUFFIX = ".part"
+BACKWARD_JUMP_S = 1.0  # a packet this far before the segment's latest one starts a new segment
+DEFAULT_TIME_BASE = Fraction(1, 90000)
+
+
+def segment_path(root: Path, camera: str, start: float) -> Path:
+    """``root/<camera>/<YYYY>/<MM>/<DD>/<HH>-<MM>-<SS>.<mmm>.mp4`` for ``start`` in UTC."""
+    millis = round(start * 1000)
+    when = datetime.fromtimestamp(millis // 1000, tz=UTC)
+    name = f"{when:%H-%M-%S}.{millis % 1000:03d}.mp4"
+    return root / camera / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}" / name
+
+
+def part_path(final: Path) -> Path:
+    """Where a file is written before it is complete and renamed to ``final``."""
+    return final.with_name(final.name + PART_SUFFIX)
+
+
+def sweep_partials(root: Path) -> int:
+    """Delete ``*.part`` files a crash left under ``root``; returns how many."""
+    count = 0
+    if not root.is_dir():
+        return 0
+    for path in root.rglob(f"*{PART_SUFFIX}"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a directory's entries') data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def finish_file(part: Path, final: Path, *, fsync: bool) -> None:
+    """Make a fully written ``part`` appear atomically as ``final``, durably if ``fsync``."""
+    if fsync:
+        fsync_path(part)
+    os.replace(part, final)
+    if fsync:
+        fsync_path(final.parent)
+
+
+def copy_packet(
+    packet: av.Packet[Any],
+    *,
+    pts: int,
+    dts: int,
+    duration: int,
+    time_base: Fraction,
+    keyframe: bool,
+) -> av.Packet[Any]:
+    """A new packet with ``packet``'s bytes and the given timing (the source stays untouched)."""
+    out = av.Packet(bytes(packet))
+    out.time_base = time_base
+    out.pts, out.dts, out.duration = pts, dts, duration
+    out.is_keyframe = keyframe
+    return out
+
+
+@dataclass
+class _Segment:
+    final: Path
+    part: Path
+    container: OutputContainer
+    stream: VideoStream
+    start: float
+    end: float
+    last_dts: int | None = None
+    packets: int = 0
+
+
+class SegmentRecorder:
+    """Writes one camera's packets into segments of about ``segment_seconds``.
+
+    Packets are dropped until the first keyframe; a new segment starts at the first
+    keyframe once the current one holds ``segment_seconds``. A finished segment is closed,
+    fsynced and renamed from ``.part`` before ``on_segment`` hears of it. ``template``
+    (the source's input stream) must stay open while the recorder is used; after a
+    reconnect, close this recorder and make a new one with the new stream.
+    """
+
+    def __init__(
+        self,
+        camera: str,
+        root: Path,
+        template: VideoStream,
+        *,
+        segment_seconds: float = 10.0,
+        on_segment: Callable[[SegmentInfo], None],
+        fsync: bool = True,
+    ) -> None:
+        if segment_seconds <= 0:
+            raise ValueError(f"segment_seconds must be positive, got {segment_seconds}")
+        self._camera = camera
+        self._root = root
+        self._template = template
+        self._segment_s = segment_seconds
+        self._on_segment = on_segment
+        self._fsync = fsync
+        self._time_base = template.time_base or DEFAULT_TIME_BASE
+        ctx = template.codec_context
+        self._codec, self._width, self._height = ctx.name, ctx.width, ctx.height
+        self._segment: _Segment | None = None
+
+    @property
+    def open_segment_start(self) -> float | None:
+        """Wall-clock start of the segment being written, if any."""
+        return None if self._segment is None else self._segment.start
+
+    def write(self, packet: SourcePacket) -> None:
+        """Remux one packet into the current segment, rolling over at keyframes."""
+        segment = self._segment
+        if segment is not None and packet.keyframe and packet.ts - segment.start >= self._segment_s:
+            self._finish()
+            segment = None
+        elif segment is not None and packet.ts < segment.start - BACKWARD_JUMP_S:
+            # The clock went back (camera restart): end here, resume at a keyframe.
+            logger.warning("%s: timestamps went back %.1f s", self._camera, segment.end - packet.ts)
+            self._finish()
+            segment = None
+        if segment is None:
+            if not packet.keyframe:
+                return
+            segment = self._begin(packet.ts)
+        self._mux(segment, packet)
+
+    def close(self) -> SegmentInfo | None:
+        """Finish the segment being written (stream lost, pause, shutdown)."""
+        return self._finish() if self._segment is not None else None
+
+    def _begin(self, start: float) -> _Segment:
+        final = segment_path(self._root, self._camera, start)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        part = part_path(final)
+        container = av.open(str(part), "w", format="mp4")
+        try:
+            stream = container.add_stream_from_template(self._template)
+        except BaseException:
+            container.close()
+            part.unlink(missing_ok=True)
+            raise
+        self._segment = _Segment(final, part, container, stream, start, start)
+        return self._segment
+
+    def _mux(self, segment: _Segment, packet: SourcePacket) -> None:
+        raw, tb = packet.packet, self._time_base
+        pts = round((packet.ts - segment.start) / tb)
+        dts = pts
+        if raw.pts is not None and raw.dts is not None and raw.time_base:
+            # Keep the reorder delay of B-frames: dts trails pts by the source's amount.
+            dts = pts - round((raw.pts - raw.dts) * raw.time_base / tb)
+        if segment.last_dts is not None and dts <= segment.last_dts:
+            dts = segment.last_dts + 1
+        pts = max(pts, dts)
+        out = copy_packet(
+            raw,
+            pts=pts,
+            dts=dts,
+            duration=max(1, round(packet.duration / tb)),
+            time_base=tb,
+            keyframe=packet.keyframe,
+        )
+        out.stream = segment.stream
+        segment.container.mux(out)
+        segment.last_dts = dts
+        segment.packets += 1
+        segment.end = max(segment.end, packet.ts + packet.duration)
+
+    def _finish(self) -> SegmentInfo:
+        segment, self._segment = self._segment, None
+        assert segment is not None
+        try:
+            segment.container.close()
+            finish_file(segment.part, segment.final, fsync=self._fsync)
+        except BaseException:
+            segment.part.unlink(missing_ok=True)
+            raise
+        info = SegmentInfo(
+            camera=self._camera,
+            path=segment.final.resolve(),
+            start=segment.start,
+            end=segment.end,
+            size_bytes=segment.final.stat().st_size,
+            codec=self._codec,
+            width=self._width,
+            height=self._height,
+        )
+        logger.debug("segment %s: %.2f s, %d packets", info.path, info.duration, segment.packets)
+        self._on_segment(info)
+        return info
