@@ -207,13 +207,13 @@ class CameraPipeline:
                     self.status.update(state="online", last_error=None)
                 self.status.input_meter.tick()
                 self.status.update(last_frame_at=packet.ts)
-                if record:
-                    recorder = self._record(recorder, source, packet)
-                if detect:
+                if detect:  # before recording: the recorder takes the packet over
                     for frame in source.decode(packet):
                         if sampler.keep(frame.ts):
                             rgb = frame_to_rgb(frame, settings.detect_max_width)
                             self._mailbox.put_frame(rgb, frame.ts)
+                if record:
+                    recorder = self._record(recorder, source, packet)
         except StreamError as exc:
             self._lost(str(exc), invalid=getattr(exc, "invalid", False))
         except Exception as exc:  # a pipeline must outlive any one bad stream

@@ -229,6 +229,7 @@ class StreamSource:
         self._decoding = False  # the decoder has been fed (so it may hold frames)
         self._drained: list[VideoFrame] = []  # frames flushed out before a file loops
         self._frame_s = DEFAULT_FRAME_S
+        self._tb_s = 0.0  # the stream's time base in seconds, set by open()
         self._interrupted = threading.Event()
         self._lock = threading.Lock()
         self._io_thread: int | None = None
@@ -282,6 +283,7 @@ class StreamSource:
         fps = float(rate) if rate and 0 < float(rate) <= 1000 else None
         if fps:
             self._frame_s = 1.0 / fps
+        self._tb_s = float(stream.time_base) if stream.time_base else 0.0
         self._stream = stream
         return StreamInfo(
             url=self._redacted,
@@ -370,16 +372,24 @@ class StreamSource:
         """The next non-empty video packet, or None at the end of the input."""
         if self._demux is None:
             raise StreamError(f"{self._redacted} is not open")
+        if self._interrupted.is_set():
+            raise StreamError(f"interrupted: {self._redacted}")
+        tid = threading.get_ident()
+        self._io_thread = tid  # a plain store: interrupt() reads it under its lock
         try:
             while True:
-                with self._blocking():
-                    raw = next(self._demux, None)
+                raw = next(self._demux, None)
                 if raw is None or raw.size > 0:
                     return raw
         except AV_ERRORS as exc:
             timeout = isinstance(exc, av.ExitError)
             what = f"no data for {self._read_timeout:g} s from" if timeout else "cannot read"
             raise self._error(what, exc) from exc
+        finally:
+            with self._lock:
+                self._io_thread = None
+                if _FLAGGED:
+                    _release_thread(tid)
 
     def _rewind(self) -> None:
         container = self._container
@@ -396,9 +406,11 @@ class StreamSource:
         self._wall.restart()
 
     def _stamp(self, raw: av.Packet[Any]) -> SourcePacket:
-        tb = raw.time_base
-        duration = float(raw.duration * tb) if raw.duration and tb else self._frame_s
-        pts_s = float(raw.pts * tb) if raw.pts is not None and tb else None
+        # Float arithmetic: Fraction maths per packet costs more than the remux itself.
+        tb = self._tb_s
+        duration = raw.duration * tb if raw.duration and tb else self._frame_s
+        pts = raw.pts
+        pts_s = pts * tb if pts is not None and tb else None
         ts = self._wall.map(pts_s, duration, self._clock())
         raw.opaque = ts
         return SourcePacket(packet=raw, ts=ts, duration=duration, keyframe=raw.is_keyframe)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 from av.container import OutputContainer
@@ -68,23 +67,6 @@ def finish_file(part: Path, final: Path, *, fsync: bool) -> None:
         fsync_path(final.parent)
 
 
-def copy_packet(
-    packet: av.Packet[Any],
-    *,
-    pts: int,
-    dts: int,
-    duration: int,
-    time_base: Fraction,
-    keyframe: bool,
-) -> av.Packet[Any]:
-    """A new packet with ``packet``'s bytes and the given timing (the source stays untouched)."""
-    out = av.Packet(bytes(packet))
-    out.time_base = time_base
-    out.pts, out.dts, out.duration = pts, dts, duration
-    out.is_keyframe = keyframe
-    return out
-
-
 @dataclass
 class _Segment:
     final: Path
@@ -126,6 +108,8 @@ class SegmentRecorder:
         self._on_segment = on_segment
         self._fsync = fsync
         self._time_base = template.time_base or DEFAULT_TIME_BASE
+        self._units_per_s = 1.0 / float(self._time_base)
+        self._src_tb_s = float(template.time_base) if template.time_base else 0.0
         ctx = template.codec_context
         self._codec, self._width, self._height = ctx.name, ctx.width, ctx.height
         self._segment: _Segment | None = None
@@ -171,25 +155,24 @@ class SegmentRecorder:
         return self._segment
 
     def _mux(self, segment: _Segment, packet: SourcePacket) -> None:
-        raw, tb = packet.packet, self._time_base
-        pts = round((packet.ts - segment.start) / tb)
+        # The recorder takes the packet: its timing is rewritten in place (no copy of the
+        # payload), so callers decode a packet before they record it. Float maths: the
+        # per-packet Python work must stay small next to the remux itself.
+        raw, tb, per_s = packet.packet, self._time_base, self._units_per_s
+        pts = round((packet.ts - segment.start) * per_s)
         dts = pts
-        if raw.pts is not None and raw.dts is not None and raw.time_base:
+        if raw.pts is not None and raw.dts is not None and raw.pts != raw.dts:
             # Keep the reorder delay of B-frames: dts trails pts by the source's amount.
-            dts = pts - round((raw.pts - raw.dts) * raw.time_base / tb)
+            dts = pts - round((raw.pts - raw.dts) * self._src_tb_s * per_s)
         if segment.last_dts is not None and dts <= segment.last_dts:
             dts = segment.last_dts + 1
         pts = max(pts, dts)
-        out = copy_packet(
-            raw,
-            pts=pts,
-            dts=dts,
-            duration=max(1, round(packet.duration / tb)),
-            time_base=tb,
-            keyframe=packet.keyframe,
-        )
-        out.stream = segment.stream
-        segment.container.mux(out)
+        keyframe = packet.keyframe
+        raw.time_base = tb
+        raw.pts, raw.dts, raw.duration = pts, dts, max(1, round(packet.duration * per_s))
+        raw.is_keyframe = keyframe
+        raw.stream = segment.stream
+        segment.container.mux_one(raw)
         segment.last_dts = dts
         segment.packets += 1
         segment.end = max(segment.end, packet.ts + packet.duration)
