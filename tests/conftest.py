@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.pg", "tests.edge_fixtures", "tests.rtsp_fixtures", "pytester"]
+pytest_plugins = [
+    "tests.pg",
+    "tests.edge_fixtures",
+    "tests.control_fixtures",
+    "tests.rtsp_fixtures",
+    "pytester",
+]
 
 # Directories (relative to the rootdir) whose skips count as failures under CI.
 STRICT_TIERS = (("tests", "integration"), ("tests", "e2e"))

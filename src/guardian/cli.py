@@ -52,6 +52,9 @@ def _register() -> None:
     app.add_typer(models_app, name="models")
     app.add_typer(bench_app, name="bench")
     app.add_typer(edge_app, name="edge")
+    from guardian.control.cli import control_app
+
+    app.add_typer(control_app, name="control")
 
 
 # Third-party packages of the edge extra; without them only `guardian device` is offered.

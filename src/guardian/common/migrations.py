@@ -21,9 +21,16 @@ def alembic_config(script_location: Path, engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(script_location: Path, engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (idempotent)."""
-    command.upgrade(alembic_config(script_location, engine), revision)
+def upgrade(
+    script_location: Path,
+    engine: Engine,
+    revision: str = "head",
+    attributes: dict[str, object] | None = None,
+) -> None:
+    """Apply migrations up to ``revision`` (idempotent); ``attributes`` reach env.py."""
+    cfg = alembic_config(script_location, engine)
+    cfg.attributes.update(attributes or {})
+    command.upgrade(cfg, revision)
     logger.debug("database schema is at %s", revision)
 
 

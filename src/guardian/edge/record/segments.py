@@ -167,10 +167,9 @@ class SegmentRecorder:
         if segment.last_dts is not None and dts <= segment.last_dts:
             dts = segment.last_dts + 1
         pts = max(pts, dts)
-        keyframe = packet.keyframe
-        raw.time_base = tb
+        if raw.time_base != tb:
+            raw.time_base = tb
         raw.pts, raw.dts, raw.duration = pts, dts, max(1, round(packet.duration * per_s))
-        raw.is_keyframe = keyframe
         raw.stream = segment.stream
         segment.container.mux_one(raw)
         segment.last_dts = dts

@@ -1,0 +1,95 @@
+"""The control plane's FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from guardian import __version__
+from guardian.common.api_errors import ApiError
+from guardian.control.context import ControlContext
+
+logger = logging.getLogger(__name__)
+Hook = Callable[[], Awaitable[None]]
+STARTUP, SHUTDOWN = "on_startup", "on_shutdown"
+
+
+def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": ".".join(str(p) for p in err.get("loc", ())[1:]), "message": err.get("msg")}
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{p['field'] or 'request'}: {p['message']}" for p in problems)
+    body = {"error": {"code": "invalid_request", "message": summary, "fields": problems}}
+    return JSONResponse(body, status_code=422)
+
+
+def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error", exc_info=exc)
+    body = {"error": {"code": "internal_error", "message": "internal error"}}
+    return JSONResponse(body, status_code=500)
+
+
+def add_hook(ctx: ControlContext, when: str, hook: Hook) -> None:
+    """Run ``hook`` at app startup (``STARTUP``) or shutdown (``SHUTDOWN``)."""
+    ctx.services.setdefault(when, []).append(hook)
+
+
+def create_app(ctx: ControlContext) -> FastAPI:
+    """The control plane API bound to ``ctx``."""
+    from guardian.control.api import (
+        auth,
+        cameras,
+        events,
+        ingest,
+        middleware,
+        notes,
+        ops,
+        plan,
+        relays,
+        sites,
+        stream,
+        users,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for hook in ctx.services.get(STARTUP, []):
+            await hook()
+        try:
+            yield
+        finally:
+            for hook in reversed(ctx.services.get(SHUTDOWN, [])):
+                await hook()
+
+    app = FastAPI(
+        title="Guardian control plane",
+        version=__version__,
+        description="Multi-tenant control plane: tenants, users, sites, relays, cameras and "
+        "the event inventory with operator notes and live updates. It stores summaries "
+        "only: never images, clips, bounding boxes or raw scores.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    # Order matters for path matching: fixed paths (/events/summary, /events/stream)
+    # before /events/{id}.
+    features = (ops, auth, users, sites, relays, cameras, plan, stream, notes, events, ingest)
+    for feature in features:
+        feature.install(app, ctx)
+        app.include_router(feature.router)
+    middleware.install(app, ctx)
+    return app

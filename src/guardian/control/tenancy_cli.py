@@ -1,0 +1,9 @@
+"""``guardian control relay …`` (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(control_app: typer.Typer) -> None:
+    """Add the relay commands to ``control_app``."""
