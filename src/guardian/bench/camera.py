@@ -5,7 +5,8 @@ with people-sized moving shapes), as fast as the CPU allows, and is charged the 
 it used per minute of stream:
 
 - ``decode``: PyAV decode alone (the baseline of the pipeline),
-- ``remux``: a bare PyAV demux-to-mux copy into one MP4 (the baseline of recording),
+- ``remux``: a bare PyAV demux-to-mux copy into the same 10 s MP4 segments, made
+  durable the same way (the baseline of recording: what any remux-only recorder does),
 - ``record``: Guardian's recorder (fixed-length segments, fsync, rename) fed by the
   camera source. A camera's demux is shared with detection, so what recording adds is
   this minus ``demux`` (the source reading packets alone); the standalone figure (with
@@ -111,26 +112,58 @@ def decode_only(path: Path, seconds: float) -> tuple[float, float]:
     return time.process_time() - start, span
 
 
-def remux_only(path: Path, out: Path, seconds: float) -> tuple[float, float]:
-    """(CPU s, stream s) of a bare PyAV demux-to-mux copy into one MP4 (the baseline)."""
+def _durable(part: Path, final: Path) -> None:
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(part, final)
+    fd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remux_only(
+    path: Path, root: Path, seconds: float, segment_s: float = 10.0
+) -> tuple[float, float]:
+    """(CPU s, stream s) of the baseline: a bare PyAV demux-to-mux copy into the same
+    fixed-length MP4 segments, each made durable the same way (fsync, rename, fsync dir).
+    """
+    root.mkdir(parents=True, exist_ok=True)
     with av.open(str(path)) as src:
         ins = src.streams.video[0]
         tb = float(ins.time_base) if ins.time_base else 0.0
         start = time.process_time()
         first: float | None = None
-        span = 0.0
-        with av.open(str(out), "w", format="mp4") as dst:
-            outs = dst.add_stream_from_template(ins)
-            for packet in src.demux(ins):
-                if packet.dts is None:
-                    continue
-                t = packet.pts * tb if packet.pts is not None else 0.0
-                first = t if first is None else first
-                span = t - first
-                if span >= seconds:
-                    break
-                packet.stream = outs
-                dst.mux_one(packet)
+        span, seg_start, count = 0.0, 0.0, 0
+        out: av.container.OutputContainer | None = None
+        outs: Any = None
+        part = final = root / "none"
+        for packet in src.demux(ins):
+            if packet.dts is None:
+                continue
+            t = packet.pts * tb if packet.pts is not None else 0.0
+            first = t if first is None else first
+            span = t - first
+            if span >= seconds:
+                break
+            if out is None or (packet.is_keyframe and t - seg_start >= segment_s):
+                if out is not None:
+                    out.close()
+                    _durable(part, final)
+                seg_start, count = t, count + 1
+                final = root / f"{count:05d}.mp4"
+                part = root / f"{count:05d}.mp4.part"
+                out = av.open(str(part), "w", format="mp4")
+                outs = out.add_stream_from_template(ins)
+            packet.stream = outs
+            out.mux_one(packet)
+        if out is not None:
+            out.close()
+            _durable(part, final)
     return time.process_time() - start, span
 
 
@@ -255,7 +288,7 @@ def measure(
     remuxes, standalone, demuxes = [], [], []
     segments: list[SegmentInfo] = []
     for i in range(REPEATS):
-        cpu, span = remux_only(clip, work / f"remux-{i}.mp4", seconds)
+        cpu, span = remux_only(clip, work / f"remux-{i}", seconds)
         remuxes.append(_per_minute(cpu, span))
         cpu, span = demux_only(clip, seconds)
         demuxes.append(_per_minute(cpu, span))

@@ -109,7 +109,10 @@ class SegmentRecorder:
         self._fsync = fsync
         self._time_base = template.time_base or DEFAULT_TIME_BASE
         self._units_per_s = 1.0 / float(self._time_base)
-        self._src_tb_s = float(template.time_base) if template.time_base else 0.0
+        src_tb = float(template.time_base) if template.time_base else 0.0
+        self._src_to_units = src_tb * self._units_per_s
+        self._last_duration = -1.0
+        self._duration_units = 1
         ctx = template.codec_context
         self._codec, self._width, self._height = ctx.name, ctx.width, ctx.height
         self._segment: _Segment | None = None
@@ -120,21 +123,53 @@ class SegmentRecorder:
         return None if self._segment is None else self._segment.start
 
     def write(self, packet: SourcePacket) -> None:
-        """Remux one packet into the current segment, rolling over at keyframes."""
+        """Remux one packet into the current segment, rolling over at keyframes.
+
+        The recorder takes the packet: its timing fields are rewritten in place (no copy
+        of the payload), so callers decode a packet before they record it.
+        """
         segment = self._segment
-        if segment is not None and packet.keyframe and packet.ts - segment.start >= self._segment_s:
-            self._finish()
-            segment = None
-        elif segment is not None and packet.ts < segment.start - BACKWARD_JUMP_S:
-            # The clock went back (camera restart): end here, resume at a keyframe.
-            logger.warning("%s: timestamps went back %.1f s", self._camera, segment.end - packet.ts)
-            self._finish()
-            segment = None
+        ts = packet.ts
+        if segment is not None:
+            if packet.keyframe and ts - segment.start >= self._segment_s:
+                self._finish()
+                segment = None
+            elif ts < segment.start - BACKWARD_JUMP_S:
+                # The clock went back (camera restart): end here, resume at a keyframe.
+                logger.warning("%s: timestamps went back %.1f s", self._camera, segment.end - ts)
+                self._finish()
+                segment = None
         if segment is None:
             if not packet.keyframe:
                 return
-            segment = self._begin(packet.ts)
-        self._mux(segment, packet)
+            segment = self._begin(ts)
+        # This runs for every packet of every camera: plain float maths, no Fractions (the
+        # packets carry the template stream's time base already, which mux keeps).
+        raw, per_s = packet.packet, self._units_per_s
+        pts = round((ts - segment.start) * per_s)
+        dts = pts
+        raw_pts, raw_dts = raw.pts, raw.dts
+        if raw_pts is not None and raw_dts is not None and raw_pts != raw_dts:
+            # Keep the reorder delay of B-frames: dts trails pts by the source's amount.
+            dts = pts - round((raw_pts - raw_dts) * self._src_to_units)
+        last = segment.last_dts
+        if last is not None and dts <= last:
+            dts = last + 1
+        if pts < dts:
+            pts = dts
+        raw.pts, raw.dts = pts, dts
+        duration = packet.duration
+        if duration != self._last_duration:
+            self._last_duration = duration
+            self._duration_units = max(1, round(duration * per_s))
+        raw.duration = self._duration_units
+        raw.stream = segment.stream
+        segment.container.mux_one(raw)
+        segment.last_dts = dts
+        segment.packets += 1
+        end = ts + duration
+        if end > segment.end:
+            segment.end = end
 
     def close(self) -> SegmentInfo | None:
         """Finish the segment being written (stream lost, pause, shutdown)."""
@@ -153,28 +188,6 @@ class SegmentRecorder:
             raise
         self._segment = _Segment(final, part, container, stream, start, start)
         return self._segment
-
-    def _mux(self, segment: _Segment, packet: SourcePacket) -> None:
-        # The recorder takes the packet: its timing is rewritten in place (no copy of the
-        # payload), so callers decode a packet before they record it. Float maths: the
-        # per-packet Python work must stay small next to the remux itself.
-        raw, tb, per_s = packet.packet, self._time_base, self._units_per_s
-        pts = round((packet.ts - segment.start) * per_s)
-        dts = pts
-        if raw.pts is not None and raw.dts is not None and raw.pts != raw.dts:
-            # Keep the reorder delay of B-frames: dts trails pts by the source's amount.
-            dts = pts - round((raw.pts - raw.dts) * self._src_tb_s * per_s)
-        if segment.last_dts is not None and dts <= segment.last_dts:
-            dts = segment.last_dts + 1
-        pts = max(pts, dts)
-        if raw.time_base != tb:
-            raw.time_base = tb
-        raw.pts, raw.dts, raw.duration = pts, dts, max(1, round(packet.duration * per_s))
-        raw.stream = segment.stream
-        segment.container.mux_one(raw)
-        segment.last_dts = dts
-        segment.packets += 1
-        segment.end = max(segment.end, packet.ts + packet.duration)
 
     def _finish(self) -> SegmentInfo:
         segment, self._segment = self._segment, None
