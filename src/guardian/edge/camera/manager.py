@@ -25,6 +25,7 @@ from guardian.edge.camera.sink import EventSink
 from guardian.edge.camera.status import StatusSnapshot
 from guardian.edge.context import EdgeContext
 from guardian.edge.record.disk import DiskGuard
+from guardian.edge.record.reindex import reindex_segments
 from guardian.edge.record.segments import sweep_partials
 from guardian.edge.record.types import SegmentInfo
 from guardian.edge.store.tables import Camera, CameraStatus, EventMedia, Recording
@@ -150,7 +151,7 @@ class CameraMaintainer(threading.Thread):
                         state="present",
                     )
                 )
-        except Exception:  # the file stays; cleanup's orphan sweep or a re-index finds it
+        except Exception:  # the file stays; the next start's re-index finds it
             logger.exception("segment not indexed", extra={"path": str(segment.path)})
 
     # -- the loop ----------------------------------------------------------------------
@@ -160,6 +161,10 @@ class CameraMaintainer(threading.Thread):
         swept = sweep_partials(self.recordings_dir)
         if swept:
             logger.info("removed %d partial segments left by a crash", swept)
+        try:
+            reindex_segments(self._ctx, self.recordings_dir)
+        except Exception:  # footage stays on disk; the next start tries again
+            logger.exception("re-indexing segments failed")
         self.scheduler.start()
         self._ctx.detector_queue = lambda: self.scheduler.queue_length
         try:

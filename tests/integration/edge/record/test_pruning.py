@@ -166,3 +166,24 @@ def test_disk_floor_pauses_recording_in_the_report(ctx: EdgeContext, tmp_path: P
     assert guard.paused
     relaxed = DiskGuard(ctx.settings.media_dir, 0)
     assert not run_pruning(ctx, relaxed).recording_paused
+
+
+def test_segments_left_unindexed_by_a_crash_are_indexed_at_start(
+    ctx: EdgeContext, tmp_path: Path
+) -> None:
+    from guardian.edge.record.reindex import reindex_segments
+    from guardian.edge.record.segments import segment_path
+    from tests.video import make_video
+
+    root = ctx.settings.media_dir / "recordings"
+    start = 1_767_000_000.25
+    final = segment_path(root, "door", start)
+    make_video(final, seconds=3.0)  # renamed into place, but the row never committed
+    (root / "door" / "notes.txt").write_text("not a segment")
+    assert reindex_segments(ctx, root) == 1
+    with ctx.sessions() as s:
+        row = s.scalars(select(Recording)).one()
+    assert row.camera == "door"
+    assert row.started_at.timestamp() == pytest.approx(start, abs=0.001)
+    assert row.duration_s == pytest.approx(3.0, abs=0.2)
+    assert reindex_segments(ctx, root) == 0  # idempotent
