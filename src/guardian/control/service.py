@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import uvicorn
 
 from guardian.control.config import ControlSettings
-from guardian.control.context import build_context
+from guardian.control.context import ControlContext, build_context
 
 logger = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """Ends the live-update streams first on shutdown: uvicorn waits for open responses
+    before it runs the app's shutdown hooks, so endless SSE responses would hold it."""
+
+    def __init__(self, config: uvicorn.Config, ctx: ControlContext) -> None:
+        super().__init__(config)
+        self._ctx = ctx
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        from guardian.control.api.stream import end_streams
+
+        await end_streams(self._ctx)
+        await super().shutdown(sockets)
 
 
 def serve(settings: ControlSettings) -> None:
@@ -27,6 +43,6 @@ def serve(settings: ControlSettings) -> None:
             timeout_graceful_shutdown=10,
         )
         logger.info("control plane listening", extra={"host": settings.host, "port": settings.port})
-        uvicorn.Server(config).run()
+        _Server(config, ctx).run()
     finally:
         ctx.db.engine.dispose()
