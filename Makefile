@@ -68,6 +68,7 @@ bench: venv models
 	scripts/ensure-services
 	$(BIN)/guardian bench ingest --db sqlite --json
 	$(BIN)/guardian bench ingest --db postgres --json
+	$(BIN)/guardian bench inventory --json
 	$(BIN)/guardian bench camera --json
 
 demo: venv

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.pg",
     "tests.edge_fixtures",
     "tests.control_fixtures",
+    "tests.relay_fixtures",
     "tests.rtsp_fixtures",
     "pytester",
 ]

@@ -130,3 +130,40 @@ def bench_camera(
             f"recording {row['record_cpu_s_per_camera_minute']} vs remux "
             f"{row['remux_cpu_s_per_camera_minute']} (x{row['recording_overhead_ratio']})\n"
         )
+
+
+@bench_app.command("inventory")
+def bench_inventory(
+    events: Annotated[
+        int, typer.Option("--events", min=10, help="Events loaded across 10 tenants.")
+    ] = 1_000_000,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    requests: Annotated[
+        int, typer.Option("--requests", min=10, help="Timeline requests to time.")
+    ] = 1000,
+    ingest_events: Annotated[
+        int, typer.Option("--ingest-events", min=500, help="Summaries to ingest (500 a batch).")
+    ] = 20_000,
+    pg_url: Annotated[
+        str, typer.Option("--pg-url", help="PostgreSQL server (a temporary database is used).")
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
+) -> None:
+    """Timeline p50/p99 through the API vs the same SQL via psycopg; ingest events/s."""
+    from guardian.bench.inventory import run_inventory_bench
+    from guardian.bench.pg import temporary_database
+
+    with temporary_database(pg_url) as url:
+        report = run_inventory_bench(
+            url, events=events, requests=requests, ingest_events=ingest_events
+        )
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    p99, ratio = report["goals"]
+    sys.stdout.write(
+        f"{report['events']} events, {report['tenants']} tenants: timeline API p50 "
+        f"{report['api_ms_p50']} ms p99 {p99['value']} ms (goal < {p99['target']}), direct "
+        f"p50 {report['direct_ms_p50']} ms p99 {report['direct_ms_p99']} ms, ratio "
+        f"{ratio['value']} (goal <= {ratio['target']}); ingest "
+        f"{report['ingest_events_per_s']} events/s\n"
+    )

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from guardian import __version__
 from guardian.common.api_errors import ApiError
@@ -33,6 +34,18 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     summary = "; ".join(f"{p['field'] or 'request'}: {p['message']}" for p in problems)
     body = {"error": {"code": "invalid_request", "message": summary, "fields": problems}}
     return JSONResponse(body, status_code=422)
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown path, wrong method, unparsable body) in our shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 400:  # FastAPI's "error parsing the body": the body is invalid input
+        status = 422
+    codes = {404: "not_found", 405: "method_not_allowed", 422: "invalid_request"}
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    body = {"error": {"code": codes.get(status, "http_error"), "message": message}}
+    return JSONResponse(body, status_code=status, headers=dict(exc.headers or {}))
 
 
 def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -84,6 +97,7 @@ def create_app(ctx: ControlContext) -> FastAPI:
     app.state.ctx = ctx
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     # Order matters for path matching: fixed paths (/events/summary, /events/stream)
     # before /events/{id}.

@@ -44,9 +44,11 @@ class Database:
         """A transaction confined to ``tenant_id`` (RLS on PostgreSQL)."""
         with self.sessions.begin() as session:
             if self.postgres:
-                session.execute(text(f"SET LOCAL ROLE {self.app_role}"))
+                # One round trip: ``set_config('role', …, true)`` is SET LOCAL ROLE.
                 session.execute(
-                    select(text("set_config(:name, :value, true)")),
-                    {"name": TENANT_SETTING, "value": tenant_id},
+                    select(
+                        text("set_config('role', :role, true), set_config(:name, :value, true)")
+                    ),
+                    {"role": self.app_role, "name": TENANT_SETTING, "value": tenant_id},
                 )
             yield session

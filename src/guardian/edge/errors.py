@@ -13,8 +13,8 @@ from guardian.common.api_errors import (
     PayloadTooLarge,
     TooManyRequests,
     Unauthorized,
-    UnsupportedMedia,
     Unprocessable,
+    UnsupportedMedia,
 )
 
 EdgeError = ApiError
@@ -31,6 +31,6 @@ __all__ = [
     "PayloadTooLarge",
     "TooManyRequests",
     "Unauthorized",
-    "UnsupportedMedia",
     "Unprocessable",
+    "UnsupportedMedia",
 ]

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-# protobuf ships no type stubs and types-protobuf is not a project dependency.
-from google.protobuf import json_format  # type: ignore[import-untyped]
+# protobuf ships no type stubs (types-protobuf may or may not be installed).
+from google.protobuf import json_format  # type: ignore[import-untyped,unused-ignore]
 from tensorboard.compat.proto import graph_pb2
 
 from guardian.edge.detect.convert.graphdef_fixes import (

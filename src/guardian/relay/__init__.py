@@ -1,0 +1,1 @@
+"""The per-tenant relay: enrols edges, caches their events and forwards summaries."""
