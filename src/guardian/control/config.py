@@ -95,6 +95,12 @@ class ControlSettings(ServiceSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     port: int = Field(8720, ge=0, le=65535, description="Port of the HTTP API.")
+    grpc_port: int = Field(
+        8721,
+        ge=0,
+        le=65535,
+        description="Port of the relay link (gRPC ControlLink) on `host`; 0 turns it off.",
+    )
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication.")
     http: HttpSettings = Field(default_factory=HttpSettings, description="CORS, rate limits.")
 

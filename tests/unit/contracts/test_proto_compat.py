@@ -173,9 +173,14 @@ PINNED_FIELDS: tuple[tuple[str, str, int, str], ...] = (
     ("CameraHealth", "detect_fps", 5, "optional double"),
     ("CameraHealth", "recording", 6, "string"),
     ("HealthAck", "results", 1, "repeated guardian.v1.SiteHealthResult"),
+    ("HealthAck", "revoked_site_ids", 2, "repeated string"),
     ("SiteHealthResult", "site_id", 1, "string"),
     ("SiteHealthResult", "accepted", 2, "bool"),
     ("SiteHealthResult", "reason", 3, "string"),
+    ("RedeemRequest", "bootstrap_token", 1, "string"),
+    ("RedeemResponse", "site_id", 1, "string"),
+    ("RedeemResponse", "tenant_id", 2, "string"),
+    ("RedeemResponse", "site_name", 3, "string"),
 )
 PINNED_ENUM_VALUES: tuple[tuple[str, str, int], ...] = (
     ("MediaKind", "MEDIA_KIND_UNSPECIFIED", 0),
@@ -236,6 +241,13 @@ PINNED_RPCS: tuple[tuple[str, str, str, bool, bool], ...] = (
         "/guardian.v1.ControlLink/PushHealth",
         "guardian.v1.HealthReport",
         "guardian.v1.HealthAck",
+        False,
+        False,
+    ),
+    (
+        "/guardian.v1.ControlLink/RedeemBootstrap",
+        "guardian.v1.RedeemRequest",
+        "guardian.v1.RedeemResponse",
         False,
         False,
     ),

@@ -485,18 +485,24 @@ class HealthAck(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RESULTS_FIELD_NUMBER: _builtins.int
+    REVOKED_SITE_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SiteHealthResult]:
         """One per site."""
+
+    @_builtins.property
+    def revoked_site_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Sites of the relay's tenants that were deleted: the relay revokes their edges."""
 
     def __init__(
         self,
         *,
         results: _abc.Iterable[Global___SiteHealthResult] | None = ...,
+        revoked_site_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "revoked_site_ids", b"revoked_site_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -531,3 +537,55 @@ class SiteHealthResult(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SiteHealthResult: _TypeAlias = SiteHealthResult  # noqa: Y015
+
+@_typing.final
+class RedeemRequest(_message.Message):
+    """An enrolling edge's bootstrap token, passed on by the relay."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOTSTRAP_TOKEN_FIELD_NUMBER: _builtins.int
+    bootstrap_token: _builtins.str
+    """The single-use bootstrap token the site's owner handed to the edge."""
+    def __init__(
+        self,
+        *,
+        bootstrap_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap_token", b"bootstrap_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemRequest: _TypeAlias = RedeemRequest  # noqa: Y015
+
+@_typing.final
+class RedeemResponse(_message.Message):
+    """The site the redeemed token belonged to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SITE_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SITE_NAME_FIELD_NUMBER: _builtins.int
+    site_id: _builtins.str
+    """The site (UUID)."""
+    tenant_id: _builtins.str
+    """The tenant owning the site (UUID)."""
+    site_name: _builtins.str
+    """The site's display name."""
+    def __init__(
+        self,
+        *,
+        site_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        site_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["site_id", b"site_id", "site_name", b"site_name", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemResponse: _TypeAlias = RedeemResponse  # noqa: Y015

@@ -45,6 +45,11 @@ class ControlLinkStub:
                 request_serializer=guardian_dot_v1_dot_control__pb2.HealthReport.SerializeToString,
                 response_deserializer=guardian_dot_v1_dot_control__pb2.HealthAck.FromString,
                 _registered_method=True)
+        self.RedeemBootstrap = channel.unary_unary(
+                '/guardian.v1.ControlLink/RedeemBootstrap',
+                request_serializer=guardian_dot_v1_dot_control__pb2.RedeemRequest.SerializeToString,
+                response_deserializer=guardian_dot_v1_dot_control__pb2.RedeemResponse.FromString,
+                _registered_method=True)
 
 
 class ControlLinkServicer:
@@ -65,6 +70,15 @@ class ControlLinkServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RedeemBootstrap(self, request, context):
+        """Redeem a site's single-use bootstrap token for an enrolling edge. The token's tenant must
+        be assigned to the calling relay; a used, expired or unknown token, or one of another
+        tenant, is refused with PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlLinkServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +91,11 @@ def add_ControlLinkServicer_to_server(servicer, server):
                     servicer.PushHealth,
                     request_deserializer=guardian_dot_v1_dot_control__pb2.HealthReport.FromString,
                     response_serializer=guardian_dot_v1_dot_control__pb2.HealthAck.SerializeToString,
+            ),
+            'RedeemBootstrap': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemBootstrap,
+                    request_deserializer=guardian_dot_v1_dot_control__pb2.RedeemRequest.FromString,
+                    response_serializer=guardian_dot_v1_dot_control__pb2.RedeemResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +153,33 @@ class ControlLink:
             '/guardian.v1.ControlLink/PushHealth',
             guardian_dot_v1_dot_control__pb2.HealthReport.SerializeToString,
             guardian_dot_v1_dot_control__pb2.HealthAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemBootstrap(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guardian.v1.ControlLink/RedeemBootstrap',
+            guardian_dot_v1_dot_control__pb2.RedeemRequest.SerializeToString,
+            guardian_dot_v1_dot_control__pb2.RedeemResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,11 @@ class ControlLinkStub:
     """Upsert event summaries by id; answered per id. Idempotent: resending is safe."""
     PushHealth: _grpc.UnaryUnaryMultiCallable[_control_pb2.HealthReport, _control_pb2.HealthAck]
     """Store the health of the relay's sites and cameras."""
+    RedeemBootstrap: _grpc.UnaryUnaryMultiCallable[_control_pb2.RedeemRequest, _control_pb2.RedeemResponse]
+    """Redeem a site's single-use bootstrap token for an enrolling edge. The token's tenant must
+    be assigned to the calling relay; a used, expired or unknown token, or one of another
+    tenant, is refused with PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class ControlLinkAsyncStub(ControlLinkStub):
@@ -57,6 +62,11 @@ class ControlLinkAsyncStub(ControlLinkStub):
     """Upsert event summaries by id; answered per id. Idempotent: resending is safe."""
     PushHealth: _aio.UnaryUnaryMultiCallable[_control_pb2.HealthReport, _control_pb2.HealthAck]  # type: ignore[assignment]
     """Store the health of the relay's sites and cameras."""
+    RedeemBootstrap: _aio.UnaryUnaryMultiCallable[_control_pb2.RedeemRequest, _control_pb2.RedeemResponse]  # type: ignore[assignment]
+    """Redeem a site's single-use bootstrap token for an enrolling edge. The token's tenant must
+    be assigned to the calling relay; a used, expired or unknown token, or one of another
+    tenant, is refused with PERMISSION_DENIED.
+    """
 
 class ControlLinkServicer(metaclass=_abc_1.ABCMeta):
     """The control plane's side of the relay link."""
@@ -76,5 +86,16 @@ class ControlLinkServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_control_pb2.HealthAck, _abc.Awaitable[_control_pb2.HealthAck]]:
         """Store the health of the relay's sites and cameras."""
+
+    @_abc_1.abstractmethod
+    def RedeemBootstrap(
+        self,
+        request: _control_pb2.RedeemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_control_pb2.RedeemResponse, _abc.Awaitable[_control_pb2.RedeemResponse]]:
+        """Redeem a site's single-use bootstrap token for an enrolling edge. The token's tenant must
+        be assigned to the calling relay; a used, expired or unknown token, or one of another
+        tenant, is refused with PERMISSION_DENIED.
+        """
 
 def add_ControlLinkServicer_to_server(servicer: ControlLinkServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
