@@ -55,6 +55,9 @@ def _register() -> None:
     from guardian.control.cli import control_app
 
     app.add_typer(control_app, name="control")
+    from guardian.relay.cli import relay_app
+
+    app.add_typer(relay_app, name="relay")
 
 
 # Third-party packages of the edge extra; without them only `guardian device` is offered.

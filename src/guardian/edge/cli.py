@@ -13,6 +13,7 @@ import typer
 from guardian.common.logging import configure_logging
 from guardian.edge.camera.cli import camera_app
 from guardian.edge.config import EdgeSettings
+from guardian.edge.link.cli import register as _register_link
 
 edge_app = typer.Typer(help="The edge appliance: capture ingest, detection, events.")
 db_app = typer.Typer(help="The edge database.", no_args_is_help=True)
@@ -22,6 +23,7 @@ edge_app.add_typer(db_app, name="db")
 edge_app.add_typer(device_app, name="device")
 edge_app.add_typer(token_app, name="token")
 edge_app.add_typer(camera_app, name="camera")
+_register_link(edge_app)
 
 DataDir = Annotated[
     Path | None,

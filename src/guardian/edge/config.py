@@ -151,6 +151,31 @@ class CameraSettings(_Section):
     )
 
 
+class LinkSettings(_Section):
+    """The link to the relay (runs once the edge is enrolled with `guardian edge enroll`)."""
+
+    enabled: bool = Field(
+        True, description="Keep the link to the relay open while the edge runs (when enrolled)."
+    )
+    relay: str | None = Field(
+        None,
+        description="Relay link address HOST:PORT; default: the one `guardian edge enroll` "
+        "stored in <data_dir>/link/link.json.",
+    )
+    batch_size: int = Field(
+        200, ge=1, le=1000, description="Most outbox rows sent in one EventBatch."
+    )
+    telemetry_seconds: float = Field(
+        10.0, gt=0, description="How often box, camera and outbox telemetry is sent."
+    )
+    outbox_warn_rows: int = Field(
+        100_000, ge=1, description="Log a warning while the outbox holds more rows than this."
+    )
+    reconnect_max_seconds: float = Field(
+        30.0, ge=1.0, description="Cap of the jittered reconnect backoff (it starts at 1 s)."
+    )
+
+
 class EdgeSettings(ServiceSettings):
     """Settings of the edge appliance service."""
 
@@ -185,6 +210,7 @@ class EdgeSettings(ServiceSettings):
     cameras: CameraSettings = Field(
         default_factory=CameraSettings, description="Camera pipeline and recording."
     )
+    link: LinkSettings = Field(default_factory=LinkSettings, description="The link to the relay.")
 
     @property
     def media_dir(self) -> Path:

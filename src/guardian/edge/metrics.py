@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -71,6 +71,11 @@ class EdgeMetrics:
             "guardian_cleanup_files_total",
             "Files handled by the cleanup job, by action.",
             ["action"],
+            registry=registry,
+        )
+        self.outbox_depth = Gauge(
+            "guardian_outbox_depth",
+            "Outbox rows waiting for the relay's ack (updated by the link).",
             registry=registry,
         )
 

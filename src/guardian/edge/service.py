@@ -34,7 +34,21 @@ def build_supervisor(ctx: EdgeContext) -> Supervisor:
             _add_camera_maintainers(sup, ctx, detector)
     if settings.retention.interval_seconds > 0:
         sup.add("cleanup", lambda stop: CleanupMaintainer(ctx, stop))
+    _add_link_maintainer(sup, ctx)
     return sup
+
+
+def _add_link_maintainer(sup: Supervisor, ctx: EdgeContext) -> None:
+    """The link to the relay, when enabled and the edge has enrolled."""
+    from guardian.edge.link.client import LinkMaintainer
+    from guardian.edge.link.enroll import is_enrolled
+
+    if not ctx.settings.link.enabled:
+        return
+    if not is_enrolled(ctx.settings.data_dir):
+        logger.info("not enrolled at a relay: the link stays off (guardian edge enroll)")
+        return
+    sup.add("link", lambda stop: LinkMaintainer(ctx, stop))
 
 
 def _add_camera_maintainers(sup: Supervisor, ctx: EdgeContext, detector: BatchDetector) -> None:

@@ -1,0 +1,390 @@
+"""The edge's end of the link: one mTLS stream to the relay that drains the outbox.
+
+Per stream: Hello → Welcome; then one EventBatch in flight at a time, whose acked rows are
+deleted in one transaction; heartbeats both ways; telemetry every few seconds; commands
+from the relay answered with CommandResult. Any failure drops the stream and the
+maintainer reconnects with capped, jittered backoff; unacked rows are simply read again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from guardian.common import faults
+from guardian.contracts.pb.guardian.v1 import link_pb2, link_pb2_grpc
+from guardian.edge.camera.backoff import Backoff
+from guardian.edge.context import EdgeContext
+from guardian.edge.link import outbox, telemetry
+from guardian.edge.link.enroll import LinkInfo, link_dir
+from guardian.edge.link.identity import EdgeIdentityFiles, IdentityError, LinkCredentials
+from guardian.edge.store.tables import EventMedia
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+CHUNK_BYTES = 64 * 1024
+WELCOME_TIMEOUT_S = 10.0
+DEFAULT_HEARTBEAT_S = 10
+IDLE_POLL_S = 0.25
+UPLOAD_TIMEOUT_S = 300.0
+_MEDIA_KINDS = {
+    link_pb2.MEDIA_KIND_CLIP: "clip",
+    link_pb2.MEDIA_KIND_SNAPSHOT: "snapshot",
+    link_pb2.MEDIA_KIND_THUMBNAIL: "thumbnail",
+}
+_REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+
+
+class LinkDropped(Exception):
+    """The stream is no longer usable (silence, a missing ack, the relay hung up)."""
+
+
+class LinkRefused(Exception):
+    """The edge cannot or may not connect (not enrolled, certificate expired or refused)."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class _InFlight:
+    batch_id: str
+    sent_ids: tuple[int, ...]
+    deadline: float
+
+
+class _Stream:
+    """One Connect call: a queue feeding the request side and a thread reading replies."""
+
+    def __init__(self, stub: link_pb2_grpc.EdgeLinkStub) -> None:
+        self.outgoing: queue.Queue[link_pb2.EdgeMessage | None] = queue.Queue()
+        self.incoming: queue.Queue[link_pb2.RelayMessage | grpc.RpcError | None] = queue.Queue()
+        self._call = stub.Connect(self._requests())
+        self._reader = threading.Thread(target=self._read, name="link-reader", daemon=True)
+        self._reader.start()
+
+    def _requests(self) -> Iterator[link_pb2.EdgeMessage]:
+        while (message := self.outgoing.get()) is not None:
+            yield message
+
+    def _read(self) -> None:
+        try:
+            for message in self._call:
+                self.incoming.put(message)
+            self.incoming.put(None)
+        except grpc.RpcError as exc:
+            self.incoming.put(exc)
+
+    def send(self, message: link_pb2.EdgeMessage) -> None:
+        self.outgoing.put(message)
+
+    def receive(self, timeout: float) -> link_pb2.RelayMessage | None:
+        """The next relay message, or None after ``timeout``; raises when the stream ended."""
+        try:
+            item = self.incoming.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+        if item is None:
+            raise LinkDropped("the relay closed the stream")
+        if isinstance(item, grpc.RpcError):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self.outgoing.put(None)
+        self._call.cancel()
+        self._reader.join(timeout=5.0)
+
+
+class LinkMaintainer(threading.Thread):
+    """Keeps the edge's stream to its relay open and drains the outbox through it."""
+
+    def __init__(
+        self,
+        ctx: EdgeContext,
+        stop_event: threading.Event,
+        *,
+        ack_timeout_s: float = 30.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(name="link", daemon=True)
+        self._ctx = ctx
+        self._settings = ctx.settings.link
+        self._stop_event = stop_event
+        self._ack_timeout_s = ack_timeout_s
+        self._backoff = backoff or Backoff(1.0, self._settings.reconnect_max_seconds)
+        self._process_started = time.time()
+        self._last_acked = ""
+        self.connects = 0
+        self.last_error: str | None = None
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            welcomed_before = self.connects
+            try:
+                self._refresh_depth()
+                relay, credentials = self._identity()
+                self._session(relay, credentials)
+            except LinkRefused as exc:
+                self._fail(logging.ERROR, str(exc))
+            except grpc.RpcError as exc:
+                code = exc.code() if isinstance(exc, grpc.Call) else None
+                detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+                if code in _REFUSED:
+                    self._fail(
+                        logging.ERROR,
+                        f"the relay refused this edge's certificate ({detail}); "
+                        "enrol again with `guardian edge enroll --force`",
+                    )
+                else:
+                    self._fail(
+                        logging.WARNING, f"link lost ({getattr(code, 'name', code)}): {detail}"
+                    )
+            except LinkDropped as exc:
+                self._fail(logging.WARNING, f"link dropped: {exc}")
+            except Exception as exc:  # the link must outlive one bad session (DB restart, …)
+                logger.exception("link session failed")
+                self.last_error = str(exc)
+            if self.connects > welcomed_before:
+                self._backoff.reset()
+            self._stop_event.wait(self._backoff.next_delay())
+
+    def _fail(self, level: int, message: str) -> None:
+        self.last_error = message
+        logger.log(level, message)
+
+    def _identity(self) -> tuple[str, LinkCredentials]:
+        directory = link_dir(self._ctx.settings.data_dir)
+        try:
+            credentials = EdgeIdentityFiles(directory).load()
+            info = LinkInfo.load(directory)
+        except (IdentityError, ValueError, KeyError) as exc:
+            raise LinkRefused(f"the link identity is unusable: {exc}") from exc
+        relay = self._settings.relay or (info.relay if info else None)
+        if relay is None:
+            raise LinkRefused(f"no relay address: enrol with `guardian edge enroll` ({directory})")
+        if credentials.not_after <= _now():
+            raise LinkRefused(
+                f"the link certificate expired at {credentials.not_after.isoformat()}; "
+                "enrol again with `guardian edge enroll --force`"
+            )
+        return relay, credentials
+
+    def _session(self, relay: str, credentials: LinkCredentials) -> None:
+        channel_credentials = grpc.ssl_channel_credentials(
+            root_certificates=credentials.root_certificates,
+            private_key=credentials.private_key,
+            certificate_chain=credentials.certificate_chain,
+        )
+        # Not a context manager: leaving it would wait for an upload still running.
+        commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="link-command")
+        with grpc.secure_channel(relay, channel_credentials) as channel:
+            stub = link_pb2_grpc.EdgeLinkStub(channel)
+            stream = _Stream(stub)
+            try:
+                self._converse(stream, stub, commands, credentials.site_id)
+            finally:
+                commands.shutdown(wait=False, cancel_futures=True)
+                stream.close()
+
+    def _converse(
+        self,
+        stream: _Stream,
+        stub: link_pb2_grpc.EdgeLinkStub,
+        commands: ThreadPoolExecutor,
+        site_id: str,
+    ) -> None:
+        hello = link_pb2.Hello(
+            site_id=site_id,
+            protocol_version=PROTOCOL_VERSION,
+            last_acked_batch_id=self._last_acked,
+            sent_at=outbox.timestamp(_now()),
+        )
+        stream.send(link_pb2.EdgeMessage(hello=hello))
+        first = stream.receive(WELCOME_TIMEOUT_S)
+        if first is None or first.WhichOneof("body") != "welcome":
+            raise LinkDropped("the relay did not answer Hello with Welcome")
+        welcome = first.welcome
+        self.connects += 1
+        self.last_error = None
+        interval = float(welcome.heartbeat_interval_s or DEFAULT_HEARTBEAT_S)
+        limit = min(self._settings.batch_size, welcome.max_batch_items or self._settings.batch_size)
+        logger.info("link up", extra={"relay_id": welcome.relay_id, "heartbeat_s": interval})
+        heard = next_beat = next_telemetry = time.monotonic()
+        seq = 0
+        in_flight: _InFlight | None = None
+        while not self._stop_event.is_set():
+            now = time.monotonic()
+            if now - heard > 3 * interval:
+                raise LinkDropped(f"the relay was silent for {now - heard:.1f} s")
+            if in_flight is not None and now > in_flight.deadline:
+                raise LinkDropped(f"no ack for batch {in_flight.batch_id}")
+            if now >= next_beat:
+                seq += 1
+                beat = link_pb2.Heartbeat(sent_at=outbox.timestamp(_now()), seq=seq)
+                stream.send(link_pb2.EdgeMessage(heartbeat=beat))
+                next_beat = now + interval
+            if now >= next_telemetry:
+                stream.send(link_pb2.EdgeMessage(telemetry=self._telemetry()))
+                next_telemetry = now + self._settings.telemetry_seconds
+            if in_flight is None:
+                in_flight = self._send_batch(stream, limit)
+            # With nothing in flight, wake up now and then to look for new outbox rows.
+            idle_until = time.monotonic() + IDLE_POLL_S
+            due = min(next_beat, next_telemetry, in_flight.deadline if in_flight else idle_until)
+            message = stream.receive(due - time.monotonic())
+            if message is None:
+                continue
+            heard = time.monotonic()
+            kind = message.WhichOneof("body")
+            if kind == "ack" and in_flight is not None:
+                if message.ack.batch_id == in_flight.batch_id:
+                    self._apply_ack(in_flight, message.ack)
+                    in_flight = None
+            elif kind == "command":
+                command = message.command
+                commands.submit(self._run_command, stream, stub, command)
+
+    def _send_batch(self, stream: _Stream, limit: int) -> _InFlight | None:
+        with self._ctx.sessions() as session:
+            rows = outbox.read_batch(session, limit)
+        if not rows:
+            return None
+        prepared = outbox.build_batch(str(uuid.uuid4()), rows)
+        if prepared.unsendable:
+            # A payload that never encodes would block the outbox forever; the relay could
+            # only reject it, so it goes now, loudly.
+            for row_id, reason in prepared.unsendable:
+                logger.error(
+                    "dropping an unsendable outbox row",
+                    extra={"outbox_id": row_id, "reason": reason},
+                )
+            with self._ctx.sessions.begin() as session:
+                outbox.delete_rows(session, [row_id for row_id, _ in prepared.unsendable])
+        if not prepared.sent_ids:
+            return None
+        stream.send(link_pb2.EdgeMessage(event_batch=prepared.batch))
+        faults.hit("link.edge.after_send")
+        return _InFlight(
+            prepared.batch.batch_id, prepared.sent_ids, time.monotonic() + self._ack_timeout_s
+        )
+
+    def _apply_ack(self, in_flight: _InFlight, ack: link_pb2.Ack) -> None:
+        faults.hit("link.edge.after_ack_before_delete")
+        ids = outbox.deletable_ids(in_flight.sent_ids, ack)
+        with self._ctx.sessions.begin() as session:
+            outbox.delete_rows(session, ids)
+        for rejection in ack.rejected:
+            logger.error(
+                "the relay rejected an outbox row",
+                extra={"outbox_id": rejection.outbox_id, "reason": rejection.reason},
+            )
+        self._last_acked = in_flight.batch_id
+        self._ctx.metrics.outbox_depth.dec(len(ids))
+
+    def _refresh_depth(self) -> outbox.OutboxDepth:
+        with self._ctx.sessions() as session:
+            current = outbox.depth(session)
+        self._ctx.metrics.outbox_depth.set(current.rows)
+        if current.rows > self._settings.outbox_warn_rows:
+            logger.warning(
+                "the outbox is growing",
+                extra={"rows": current.rows, "warn_rows": self._settings.outbox_warn_rows},
+            )
+        return current
+
+    def _telemetry(self) -> link_pb2.Telemetry:
+        depth = self._refresh_depth()
+        with self._ctx.sessions() as session:
+            return telemetry.sample(
+                session, self._ctx.settings.data_dir, self._process_started, depth, _now()
+            )
+
+    def _run_command(
+        self, stream: _Stream, stub: link_pb2_grpc.EdgeLinkStub, command: link_pb2.Command
+    ) -> None:
+        action = command.WhichOneof("action")
+        try:
+            if action == "stream_clip":
+                error = self._stream_clip(stub, command.command_id, command.stream_clip)
+            else:
+                error = "unsupported"
+        except (OSError, grpc.RpcError) as exc:
+            error = f"upload failed: {exc}"
+        result = link_pb2.CommandResult(
+            command_id=command.command_id, ok=error is None, error=error or ""
+        )
+        stream.send(link_pb2.EdgeMessage(command_result=result))
+
+    def _media_file(self, event_id: str, kind: str) -> tuple[Path, str] | str:
+        with self._ctx.sessions() as session:
+            row = session.get(EventMedia, (event_id, kind))
+            if row is None or row.state != "present" or not row.path:
+                return f"no {kind} of event {event_id} on this edge"
+            rel, content_type = row.path, row.content_type
+        media = self._ctx.settings.media_dir.resolve()
+        path = (media / rel).resolve()
+        if not path.is_relative_to(media):
+            return f"the {kind} of event {event_id} lies outside the media folder"
+        return path, content_type
+
+    def _stream_clip(
+        self, stub: link_pb2_grpc.EdgeLinkStub, command_id: str, request: link_pb2.StreamClip
+    ) -> str | None:
+        kind = _MEDIA_KINDS.get(request.kind)
+        if kind is None:
+            return "unsupported media kind"
+        found = self._media_file(request.event_id, kind)
+        if isinstance(found, str):
+            return found
+        path, content_type = found
+        chunks = clip_chunks(path, command_id, request, content_type)
+        receipt = stub.UploadClip(chunks, timeout=UPLOAD_TIMEOUT_S)
+        logger.info(
+            "uploaded media",
+            extra={"event_id": request.event_id, "kind": kind, "bytes": receipt.received_bytes},
+        )
+        return None
+
+
+def clip_chunks(
+    path: Path, command_id: str, request: link_pb2.StreamClip, content_type: str
+) -> Iterator[link_pb2.ClipChunk]:
+    """The file's bytes from ``request.offset`` (``length`` of them, 0: all) in 64 KiB chunks.
+
+    Always at least one chunk, the last one flagged; an offset past the end sends none.
+    """
+    total = path.stat().st_size
+    start = min(request.offset, total)
+    end = total if request.length == 0 else min(total, start + request.length)
+    with path.open("rb") as file:
+        file.seek(start)
+        position = start
+        while True:
+            data = file.read(min(CHUNK_BYTES, end - position))
+            last = position + len(data) >= end
+            yield link_pb2.ClipChunk(
+                event_id=request.event_id,
+                command_id=command_id,
+                offset=position,
+                data=data,
+                last=last,
+                total_size=total,
+                content_type=content_type,
+                kind=request.kind,
+            )
+            position += len(data)
+            if last:
+                return

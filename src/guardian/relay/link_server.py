@@ -1,0 +1,465 @@
+"""The edge link's gRPC server: TLS with optional client certificates, ``EdgeLink`` and enrolment.
+
+grpcio's Python API cannot *request* a client certificate without *requiring* one, yet
+``Enrollment.Enroll`` must work without and ``EdgeLink`` needs one. So TLS is terminated
+by :class:`TlsFront` (Python ``ssl``, ``CERT_OPTIONAL``: a presented certificate must chain
+to the relay CA and be valid, or the handshake fails), which relays the bytes to the gRPC
+server on a loopback port and remembers, per relayed connection, the client certificate.
+The servicers look that certificate up by their call's peer address and verify it with
+``CertificateAuthority.identity_of`` (including revocation) on every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import logging
+import queue
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from guardian.common import faults
+from guardian.contracts.pb.guardian.v1 import link_pb2, link_pb2_grpc
+from guardian.relay.context import RelayContext
+from guardian.relay.enroll import EnrollmentServicer, Redeemer
+from guardian.relay.pki import CertificateRejected, EdgeIdentity
+from guardian.relay.store.cache import EventConflict, store_batch
+from guardian.relay.store.edges import store_telemetry, touch
+from guardian.relay.summarize import summarize
+
+logger = logging.getLogger(__name__)
+
+HANDSHAKE_TIMEOUT_S = 10.0
+CHUNK = 65536
+
+
+class PeerCertificates:
+    """Client certificates (DER) of relayed connections, keyed by the relay's local port."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_port: dict[int, bytes] = {}
+
+    def add(self, port: int, der: bytes) -> None:
+        with self._lock:
+            self._by_port[port] = der
+
+    def remove(self, port: int) -> None:
+        with self._lock:
+            self._by_port.pop(port, None)
+
+    def of_peer(self, peer: str) -> bytes | None:
+        """The certificate of a gRPC peer such as ``ipv4:127.0.0.1:40112``; None if none."""
+        head, _, port = peer.rpartition(":")
+        if not head.startswith("ipv4:127.0.0.1") or not port.isdigit():
+            return None
+        with self._lock:
+            return self._by_port.get(int(port))
+
+
+def server_tls_context(cert_path: Path, key_path: Path, ca_pem: bytes) -> ssl.SSLContext:
+    """TLS ≥ 1.2, HTTP/2 by ALPN, client certificates requested and verified if presented."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_path, key_path)
+    context.load_verify_locations(cadata=ca_pem.decode())
+    context.verify_mode = ssl.CERT_OPTIONAL
+    context.set_alpn_protocols(["h2"])
+    return context
+
+
+class TlsFront:
+    """Accepts TLS on ``host:port`` and relays each connection to ``127.0.0.1:inner_port``."""
+
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        host: str,
+        port: int,
+        inner_port: int,
+        peers: PeerCertificates,
+    ) -> None:
+        self._context, self._host, self._inner_port, self._peers = context, host, inner_port, peers
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="relay-tls-front", daemon=True)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Listen; returns once the port is bound (``port`` then holds the real port)."""
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        """Close the listener and every relayed connection."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        server = await asyncio.start_server(
+            self._connection,
+            self._host,
+            self.port,
+            ssl=self._context,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        await self._stopping.wait()
+        server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await server.wait_closed()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        port = None
+        try:
+            tls = writer.get_extra_info("ssl_object")
+            der = tls.getpeercert(binary_form=True) if tls is not None else None
+            inner_reader, inner_writer = await asyncio.open_connection(
+                "127.0.0.1", self._inner_port
+            )
+            port = int(inner_writer.get_extra_info("sockname")[1])
+            if der:
+                self._peers.add(port, der)
+            await asyncio.gather(_pump(reader, inner_writer), _pump(inner_reader, writer))
+        except (OSError, asyncio.CancelledError):
+            _close(writer)
+        finally:
+            if port is not None:
+                self._peers.remove(port)
+            self._tasks.discard(task)
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        _close(writer)
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+def _close(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, RuntimeError):
+        writer.close()
+
+
+PROTOCOL_VERSION = 1
+MAX_BATCH_ITEMS = 200
+BEFORE_ACK = "link.relay.before_ack"
+CLIPS_DIR = "clips"
+_SILENT = object()
+
+
+def _iso(ts: Timestamp) -> str:
+    return ts.ToDatetime(tzinfo=dt.UTC).isoformat()
+
+
+def _now_ts(now: dt.datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(now)
+    return ts
+
+
+def event_json(event: link_pb2.Event) -> dict[str, Any]:
+    """The edge's outbox JSON of a link ``Event`` (``ValueError`` for bad details JSON)."""
+    details = json.loads(event.details_json or "{}")
+    if not isinstance(details, dict):
+        raise ValueError("details_json must be a JSON object")
+    return {
+        "id": event.id,
+        "type": event.type,
+        "source_kind": event.source_kind,
+        "source_id": event.source_id,
+        "started_at": _iso(event.started_at),
+        "ended_at": _iso(event.ended_at),
+        "person_count": event.person_count,
+        "best_score": event.best_score,
+        "details": details,
+        "created_at": _iso(event.created_at),
+        "updated_at": _iso(event.updated_at),
+        "version": event.version,
+    }
+
+
+def _read_into(requests: Iterator[link_pb2.EdgeMessage], inbox: queue.Queue[Any]) -> None:
+    try:
+        for message in requests:
+            inbox.put(message)
+    except grpc.RpcError:
+        pass
+    finally:
+        inbox.put(None)
+
+
+class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
+    """``EdgeLink``: the edge's event/telemetry stream and clip uploads, for enrolled edges only."""
+
+    def __init__(self, ctx: RelayContext, certificate_of: Callable[[str], bytes | None]) -> None:
+        self._ctx = ctx
+        self._certificate_of = certificate_of
+        self._closing = threading.Event()
+
+    def close(self) -> None:
+        """End open streams at their next wake-up."""
+        self._closing.set()
+
+    def _identity(self, context: grpc.ServicerContext) -> EdgeIdentity:
+        der = self._certificate_of(context.peer())
+        if der is None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+        try:
+            return self._ctx.ca.identity_of(der, is_revoked=self._ctx.is_revoked)
+        except CertificateRejected as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+
+    def Connect(
+        self, request_iterator: Iterator[link_pb2.EdgeMessage], context: grpc.ServicerContext
+    ) -> Iterator[link_pb2.RelayMessage]:
+        identity = self._identity(context)
+        settings = self._ctx.settings
+        interval, dead_after = settings.heartbeat_seconds, settings.dead_link_seconds
+        inbox: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=_read_into, args=(request_iterator, inbox), daemon=True).start()
+        try:
+            first = inbox.get(timeout=dead_after)
+        except queue.Empty:
+            first = None
+        if first is None or first.WhichOneof("body") != "hello":
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "the stream must start with Hello")
+        hello = first.hello
+        if hello.site_id and hello.site_id != identity.site_id:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "Hello names another site")
+        self._ctx.connected.opened(identity.site_id, hello.edge_version)
+        logger.info("edge connected", extra={"site_id": identity.site_id})
+        try:
+            yield link_pb2.RelayMessage(welcome=self._welcome())
+            yield from self._exchange(identity, inbox, context, interval, dead_after)
+        finally:
+            self._ctx.connected.closed(identity.site_id)
+            logger.info("edge disconnected", extra={"site_id": identity.site_id})
+
+    def _welcome(self) -> link_pb2.Welcome:
+        return link_pb2.Welcome(
+            relay_id=self._ctx.relay_id,
+            server_time=_now_ts(self._ctx.clock()),
+            heartbeat_interval_s=max(1, round(self._ctx.settings.heartbeat_seconds)),
+            protocol_version=PROTOCOL_VERSION,
+            max_batch_items=MAX_BATCH_ITEMS,
+        )
+
+    def _exchange(
+        self,
+        identity: EdgeIdentity,
+        inbox: queue.Queue[Any],
+        context: grpc.ServicerContext,
+        interval: float,
+        dead_after: float,
+    ) -> Iterator[link_pb2.RelayMessage]:
+        last_heard = time.monotonic()
+        next_beat = last_heard + interval
+        seq = 0
+        while context.is_active() and not self._closing.is_set():
+            try:
+                message = inbox.get(timeout=max(0.0, min(next_beat - time.monotonic(), 1.0)))
+            except queue.Empty:
+                message = _SILENT
+            if message is None:
+                return
+            now = time.monotonic()
+            if message is not _SILENT:
+                last_heard = now
+                kind = message.WhichOneof("body")
+                if kind == "event_batch":
+                    self._identity(context)  # revoked meanwhile: the stream ends here
+                    yield link_pb2.RelayMessage(ack=self._store(identity, message.event_batch))
+                elif kind == "telemetry":
+                    self._telemetry(identity, message.telemetry)
+                elif kind == "command_result":
+                    logger.info("command result", extra={"site_id": identity.site_id})
+            elif now - last_heard > dead_after:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "no message within the dead-link time")
+            if now >= next_beat:
+                self._identity(context)
+                seq += 1
+                beat = link_pb2.Heartbeat(sent_at=_now_ts(self._ctx.clock()), seq=seq)
+                yield link_pb2.RelayMessage(heartbeat=beat)
+                with self._ctx.sessions.begin() as session:
+                    touch(session, identity.site_id, self._ctx.clock())
+                next_beat = now + interval
+
+    def _store(self, identity: EdgeIdentity, batch: link_pb2.EventBatch) -> link_pb2.Ack:
+        """Store the batch in one transaction; the Ack is built only after the commit."""
+        accepted: dict[int, dict[str, Any]] = {}
+        rejected: list[link_pb2.Rejection] = []
+        for item in batch.items:
+            try:
+                if item.WhichOneof("payload") != "event":
+                    raise ValueError("unknown outbox payload")
+                event = event_json(item.event)
+                summarize(event, tenant_id=identity.tenant_id, site_id=identity.site_id)
+            except ValueError as exc:
+                rejected.append(link_pb2.Rejection(outbox_id=item.outbox_id, reason=str(exc)))
+            else:
+                accepted[item.outbox_id] = event
+        ttl = dt.timedelta(days=self._ctx.settings.cache_days)
+        while True:
+            now = self._ctx.clock()
+            try:
+                with self._ctx.sessions.begin() as session:
+                    store_batch(
+                        session,
+                        identity.tenant_id,
+                        identity.site_id,
+                        list(accepted.values()),
+                        now,
+                        ttl=ttl,
+                    )
+                    touch(session, identity.site_id, now)
+                break
+            except EventConflict as exc:
+                for outbox_id in [o for o, e in accepted.items() if e["id"] == exc.event_id]:
+                    del accepted[outbox_id]
+                    rejected.append(link_pb2.Rejection(outbox_id=outbox_id, reason=str(exc)))
+        faults.hit(BEFORE_ACK)
+        self._ctx.metrics.batches_acked.inc()
+        for rejection in rejected:
+            logger.warning("rejected an outbox row: %s", rejection.reason)
+        return link_pb2.Ack(batch_id=batch.batch_id, outbox_ids=sorted(accepted), rejected=rejected)
+
+    def _telemetry(self, identity: EdgeIdentity, telemetry: link_pb2.Telemetry) -> None:
+        payload = MessageToDict(telemetry, preserving_proto_field_name=True)
+        now = self._ctx.clock()
+        with self._ctx.sessions.begin() as session:
+            store_telemetry(
+                session,
+                site_id=identity.site_id,
+                tenant_id=identity.tenant_id,
+                payload=payload,
+                now=now,
+            )
+            touch(session, identity.site_id, now)
+
+    def UploadClip(
+        self, request_iterator: Iterator[link_pb2.ClipChunk], context: grpc.ServicerContext
+    ) -> link_pb2.ClipReceipt:
+        identity = self._identity(context)
+        clips = self._ctx.settings.data_dir / CLIPS_DIR
+        clips.mkdir(parents=True, exist_ok=True)
+        receipt = link_pb2.ClipReceipt()
+        handle = None
+        try:
+            for chunk in request_iterator:
+                if handle is None:
+                    try:
+                        event_id = str(uuid.UUID(chunk.event_id))
+                    except ValueError:
+                        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "event_id is not a UUID")
+                    path = clips / f"{event_id}.mp4"
+                    handle = path.open("r+b" if path.exists() else "w+b")
+                    receipt.event_id, receipt.command_id = event_id, chunk.command_id
+                handle.seek(chunk.offset)
+                handle.write(chunk.data)
+                receipt.received_bytes += len(chunk.data)
+                if chunk.last:
+                    handle.flush()
+                    handle.seek(0)
+                    data = handle.read()
+                    if len(data) == chunk.total_size:
+                        receipt.complete = True
+                        receipt.sha256 = hashlib.sha256(data).hexdigest()
+        finally:
+            if handle is not None:
+                handle.close()
+        logger.info("clip received", extra={"site_id": identity.site_id})
+        return receipt
+
+
+class LinkServer:
+    """The relay's link endpoint: gRPC servicers on loopback behind :class:`TlsFront`."""
+
+    def __init__(self, ctx: RelayContext, redeem: Redeemer, *, workers: int = 32) -> None:
+        settings = ctx.settings
+        tls_dir = settings.data_dir / "tls"
+        tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        hostnames, ips = _sans(settings.host)
+        cert_pem, key_pem = ctx.ca.server_certificate(hostnames, ips)
+        cert_path, key_path = tls_dir / "link.crt", tls_dir / "link.key"
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(key_pem)
+        # Leaf plus CA: an edge enrolling without --ca-file pins the CA it is shown (TOFU).
+        cert_path.write_bytes(cert_pem + ctx.ca.cert_pem)
+        self.peers = PeerCertificates()
+        self.link = EdgeLinkServicer(ctx, self.peers.of_peer)
+        self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+        link_pb2_grpc.add_EdgeLinkServicer_to_server(self.link, self.grpc_server)
+        link_pb2_grpc.add_EnrollmentServicer_to_server(
+            EnrollmentServicer(ctx, redeem), self.grpc_server
+        )
+        inner_port = self.grpc_server.add_insecure_port("127.0.0.1:0")
+        context = server_tls_context(cert_path, key_path, ctx.ca.cert_pem)
+        self.front = TlsFront(context, settings.host, settings.link_port, inner_port, self.peers)
+
+    @property
+    def port(self) -> int:
+        """The TLS port edges dial."""
+        return self.front.port
+
+    def start(self) -> None:
+        """Serve."""
+        self.grpc_server.start()
+        self.front.start()
+        logger.info("edge link listening", extra={"port": self.port})
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop accepting, close the streams, and wait for the servicers."""
+        self.link.close()
+        self.front.stop()
+        self.grpc_server.stop(grace).wait()
+
+
+def _sans(host: str) -> tuple[list[str], list[str]]:
+    """The server certificate's names for listen address ``host``."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return [host], []
+    return [], [] if address.is_unspecified else [str(address)]
