@@ -70,6 +70,7 @@ bench: venv models
 	$(BIN)/guardian bench ingest --db postgres --json
 	$(BIN)/guardian bench inventory --json
 	$(BIN)/guardian bench camera --json
+	$(BIN)/guardian bench link --json
 
 demo: venv
 	$(BIN)/guardian models fetch

@@ -167,3 +167,34 @@ def bench_inventory(
         f"{ratio['value']} (goal <= {ratio['target']}); ingest "
         f"{report['ingest_events_per_s']} events/s\n"
     )
+
+
+@bench_app.command("link")
+def bench_link(
+    events: Annotated[
+        int, typer.Option("--events", min=100, help="Events for the throughput run.")
+    ] = 10_000,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    steady_seconds: Annotated[
+        float, typer.Option("--steady-seconds", min=1.0, help="Seconds at 100 events/s.")
+    ] = 10.0,
+    pg_url: Annotated[
+        str, typer.Option("--pg-url", help="PostgreSQL server (a temporary database is used).")
+    ] = "postgresql://postgres@127.0.0.1:5432/test",
+) -> None:
+    """Edge → relay → control plane events/s and p50/p99 latency vs direct database inserts."""
+    from guardian.bench.link import run_link_bench
+    from guardian.bench.pg import temporary_database
+
+    with temporary_database(pg_url) as url:
+        report = run_link_bench(url, events=events, steady_seconds=steady_seconds)
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    rate, p99 = report["goals"]
+    sys.stdout.write(
+        f"link {rate['value']} events/s (goal >= {rate['target']}) vs direct inserts "
+        f"{report['baseline_events_per_s']}/s (ratio {report['link_baseline_ratio']}); at "
+        f"{report['steady_rate_per_s']}/s latency p50 {report['latency_ms_p50']} ms, p99 "
+        f"{p99['value']} ms (goal < {p99['target']})\n"
+    )
