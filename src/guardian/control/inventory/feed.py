@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from guardian.common.db import utcnow
@@ -34,3 +35,30 @@ def record_change(session: Session, tenant_id: str, event_id: str, kind: FeedKin
             {"channel": NOTIFY_CHANNEL, "payload": f"{tenant_id}:{feed_id}"},
         )
     return feed_id
+
+
+def record_changes(
+    session: Session, tenant_id: str, event_ids: Sequence[str], kind: FeedKind
+) -> list[int]:
+    """:func:`record_change` for many events at once: one INSERT and one NOTIFY (with the
+    last id; listeners read every row above what they have, so one wake-up is enough)."""
+    if kind not in FEED_KINDS:
+        raise ValueError(f"unknown feed kind {kind!r}")
+    if not event_ids:
+        return []
+    at = utcnow()
+    ids = list(
+        session.scalars(
+            insert(EventFeed)
+            .values(
+                [{"tenant_id": tenant_id, "event_id": e, "kind": kind, "at": at} for e in event_ids]
+            )
+            .returning(EventFeed.id)
+        )
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(text("pg_notify(:channel, :payload)")),
+            {"channel": NOTIFY_CHANNEL, "payload": f"{tenant_id}:{max(ids)}"},
+        )
+    return [int(i) for i in ids]

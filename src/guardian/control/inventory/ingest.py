@@ -2,10 +2,11 @@
 
 Upsert by the edge's event id: a new id is created, a higher version updates, an equal
 version is unchanged and a lower one is stale (never overwrites newer data). Concurrent
-duplicate sends are safe: ``INSERT … ON CONFLICT DO NOTHING`` makes one row, then a
-version-checked ``UPDATE`` decides. Cameras are resolved (and created) for the whole batch
-before any event row is written, and events are written in id order, so two concurrent
-batches lock rows in the same order and cannot deadlock.
+duplicate sends are safe: a batch's ``INSERT … ON CONFLICT DO NOTHING`` makes one row
+per id, then a version-checked ``UPDATE`` decides for ids that existed. Cameras are
+resolved (and created) for the whole batch before any event row is written, and events
+are written in id order, so two concurrent batches lock rows in the same order and cannot
+deadlock.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from guardian.control.inventory.feed import record_change
+from guardian.control.inventory.feed import record_change, record_changes
 from guardian.control.inventory.repository import reindex_events
 from guardian.control.inventory.schemas import EventSummaryIn, IngestResult
 from guardian.control.inventory.search import build_search_text
@@ -122,32 +123,16 @@ def _row(summary: EventSummaryIn, camera: Camera | None) -> dict[str, Any]:
     }
 
 
-def _upsert_one(
+def _update_one(
     session: Session,
     tenant_id: str,
     summary: EventSummaryIn,
     camera: Camera | None,
     now: dt.datetime,
 ) -> IngestResult:
+    """The version-checked update of an event whose id exists already."""
     event_id = str(summary.id)
     values = _row(summary, camera)
-    inserted = session.execute(
-        _insert(session, Event)
-        .values(
-            id=event_id,
-            tenant_id=tenant_id,
-            started_at=summary.started_at,
-            has_notes=False,
-            created_at=now,
-            updated_at=now,
-            **values,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(Event.id)
-    ).scalar_one_or_none()
-    if inserted is not None:
-        record_change(session, tenant_id, event_id, "created")
-        return IngestResult(id=event_id, status="created")
     # The search text keeps note words: recomputed below once the row is updated.
     values.pop("search_text")
     updated = session.execute(
@@ -176,16 +161,55 @@ def _upsert_one(
 def upsert_events(
     session: Session, tenant_id: str, summaries: Sequence[EventSummaryIn], now: dt.datetime
 ) -> list[IngestResult]:
-    """Upsert summaries of ``tenant_id`` (sites already checked); results in input order."""
+    """Upsert summaries of ``tenant_id`` (sites already checked); results in input order.
+
+    New ids go in with ONE multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` and one
+    feed insert (the common case: a relay forwarding fresh events); only ids that exist
+    already take the per-event, version-checked update path. Within a batch the highest
+    version of an id is inserted first, so its duplicates come out unchanged or stale.
+    """
     keys = {(str(s.site_id), s.source_name) for s in summaries if s.source_kind == "camera"}
     cameras = resolve_cameras(session, tenant_id, keys, now)
-    results: dict[int, IngestResult] = {}
-    for index in sorted(range(len(summaries)), key=lambda i: str(summaries[i].id)):
-        summary = summaries[index]
-        camera = (
-            cameras.get((str(summary.site_id), summary.source_name))
-            if summary.source_kind == "camera"
-            else None
+
+    def camera_of(summary: EventSummaryIn) -> Camera | None:
+        if summary.source_kind != "camera":
+            return None
+        return cameras.get((str(summary.site_id), summary.source_name))
+
+    order = sorted(
+        range(len(summaries)), key=lambda i: (str(summaries[i].id), -summaries[i].version)
+    )
+    first: dict[str, int] = {}
+    for index in order:
+        first.setdefault(str(summaries[index].id), index)
+    rows = [
+        {
+            "id": event_id,
+            "tenant_id": tenant_id,
+            "started_at": summaries[index].started_at,
+            "has_notes": False,
+            "created_at": now,
+            "updated_at": now,
+            **_row(summaries[index], camera_of(summaries[index])),
+        }
+        for event_id, index in first.items()
+    ]
+    created: set[str] = set()
+    if rows:
+        statement = (
+            _insert(session, Event)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(Event.id)
         )
-        results[index] = _upsert_one(session, tenant_id, summary, camera, now)
+        created = set(session.scalars(statement))
+    results: dict[int, IngestResult] = {}
+    fresh = [event_id for event_id in first if event_id in created]
+    record_changes(session, tenant_id, fresh, "created")
+    for event_id in fresh:
+        results[first[event_id]] = IngestResult(id=event_id, status="created")
+    for index in order:
+        if index not in results:
+            summary = summaries[index]
+            results[index] = _update_one(session, tenant_id, summary, camera_of(summary), now)
     return [results[i] for i in range(len(summaries))]
