@@ -18,7 +18,7 @@ from guardian.control.context import ControlContext, build_context
 from guardian.control.store.schema import upgrade
 
 
-def _migrate_control(url: str) -> None:
+def migrate_control(url: str) -> None:
     engine = create_db_engine(url)
     try:
         upgrade(engine)
@@ -42,7 +42,7 @@ def sqlite_control_ctx(tmp_path: Path) -> Iterator[ControlContext]:
 def pg_control_ctx(tmp_path: Path, pg_database_factory: object) -> Iterator[ControlContext]:
     make = pg_database_factory
     assert callable(make)
-    url = make("control", _migrate_control)
+    url = make("control", migrate_control)
     ctx = build_context(control_settings(tmp_path, url))
     yield ctx
     ctx.db.engine.dispose()

@@ -27,13 +27,13 @@ import httpx
 import psycopg
 from sqlalchemy import Engine, func, select
 
-from guardian.common.db import create_db_engine, session_factory, sqlite_url
-from guardian.control.store.schema import upgrade
+from guardian.common.db import session_factory, sqlite_url
 from guardian.edge.events.camera_store import apply_action
 from guardian.edge.launch import free_port
 from guardian.edge.store.schema import open_store
 from guardian.edge.store.tables import Outbox
 from guardian.edge.track.lifecycle import INTERACTION, EventAction
+from tests.control_fixtures import migrate_control
 
 START_S = 60.0
 ADMIN_EMAIL = "admin@link.example"
@@ -48,15 +48,6 @@ EDGE_ENV = {
     "GUARDIAN_EDGE_LINK__RECONNECT_MAX_SECONDS": "1",
     "GUARDIAN_EDGE_LINK__TELEMETRY_SECONDS": "2",
 }
-
-
-def migrate_control(url: str) -> None:
-    """Migrate an empty database to the control plane's schema (a template for clones)."""
-    engine = create_db_engine(url)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
 
 
 @contextmanager

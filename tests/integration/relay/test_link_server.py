@@ -256,6 +256,11 @@ def _foreign_files(
     return files
 
 
+# asyncio (3.11) can leave the transport of a connection whose TLS handshake failed to the
+# garbage collector, which then warns "unclosed transport" at a random later moment; the
+# socket is closed either way. Only that warning is tolerated here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore:unclosed transport:ResourceWarning")
 @pytest.mark.parametrize("case", ["other_ca", "expired"])
 def test_bad_client_certificate_fails_the_handshake(
     link: LinkServer, ctx: RelayContext, tmp_path: Path, case: str
