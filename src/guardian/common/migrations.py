@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, MetaData, inspect
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +37,23 @@ def upgrade(
 def current_tables(engine: Engine) -> set[str]:
     """Table names present in the database (for checks and tests)."""
     return set(inspect(engine).get_table_names())
+
+
+def run_env(metadata: MetaData, service: str) -> None:
+    """The body of every service's Alembic ``env.py``: migrate on the engine that
+    :func:`upgrade` put in the config (batch mode on SQLite, types compared)."""
+    from alembic import context
+
+    engine = context.config.attributes.get("engine")
+    if not isinstance(engine, Engine):  # pragma: no cover - only via upgrade()
+        raise RuntimeError(f"run {service} migrations through guardian's upgrade helper")
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from guardian.common.cursor import decode_cursor, encode_cursor
 from guardian.edge.api.deps import AdminDep, ContextDep, SessionDep
 from guardian.edge.api.schemas import (
     MEDIA_FILES,
@@ -23,8 +24,6 @@ from guardian.edge.api.schemas import (
     EventDetail,
     EventPage,
     capture_out,
-    decode_cursor,
-    encode_cursor,
     event_detail,
     event_out,
     parse_timestamp,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -266,28 +263,3 @@ def parse_timestamp(value: str) -> dt.datetime:
         return dt.datetime.fromisoformat(value.upper()).astimezone(dt.UTC)
     except ValueError as exc:  # e.g. month 13
         raise ValueError(f"{value!r} is not a valid timestamp: {exc}") from exc
-
-
-def encode_cursor(started_at: dt.datetime, event_id: str) -> str:
-    """The opaque position after the event (``started_at``, ``event_id``)."""
-    raw = json.dumps([started_at.astimezone(dt.UTC).isoformat(), event_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    """The (``started_at``, ``event_id``) a cursor stands for; ValueError if it is not one."""
-    if len(cursor) > MAX_CURSOR_CHARS:
-        raise ValueError("cursor too long")
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        data = json.loads(raw)
-        if not (
-            isinstance(data, list) and len(data) == 2 and all(isinstance(x, str) for x in data)
-        ):
-            raise ValueError("not a [started_at, id] pair")
-        when = dt.datetime.fromisoformat(data[0])
-    except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-        raise ValueError("malformed cursor") from exc
-    if when.tzinfo is None:
-        raise ValueError("malformed cursor")
-    return when.astimezone(dt.UTC), data[1]

@@ -1,40 +1,14 @@
-"""Opaque keyset cursors over (``started_at``, ``id``) for the relay's event list, newest first."""
+"""Opaque keyset cursors over (``started_at``, ``id``) for the relay's event list (the shared
+format)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import json
+from guardian.common.cursor import (
+    MAX_CURSOR_CHARS,
+    MAX_ID_CHARS,
+    InvalidCursor,
+    decode_cursor,
+    encode_cursor,
+)
 
-MAX_CURSOR_CHARS = 200
-MAX_ID_CHARS = 36
-
-
-class InvalidCursor(ValueError):
-    """A cursor this relay did not make (or made for another position format)."""
-
-
-def encode_cursor(started_at: dt.datetime, event_id: str) -> str:
-    """The position just after the event (``started_at``, ``event_id``)."""
-    raw = json.dumps([started_at.astimezone(dt.UTC).isoformat(), event_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    """The (``started_at``, ``event_id``) a cursor stands for; ``InvalidCursor`` otherwise."""
-    if len(cursor) > MAX_CURSOR_CHARS:
-        raise InvalidCursor("cursor too long")
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        data = json.loads(raw)
-        if not (
-            isinstance(data, list) and len(data) == 2 and all(isinstance(x, str) for x in data)
-        ):
-            raise ValueError("not a [started_at, id] pair")
-        when = dt.datetime.fromisoformat(data[0])
-    except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-        raise InvalidCursor("malformed cursor") from exc
-    if when.tzinfo is None or not data[1] or len(data[1]) > MAX_ID_CHARS:
-        raise InvalidCursor("malformed cursor")
-    return when.astimezone(dt.UTC), data[1]
+__all__ = ["MAX_CURSOR_CHARS", "MAX_ID_CHARS", "InvalidCursor", "decode_cursor", "encode_cursor"]
