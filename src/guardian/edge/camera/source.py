@@ -21,6 +21,8 @@ from av.video.stream import VideoStream
 from guardian.edge.camera.backoff import Backoff
 from guardian.edge.camera.config import redact_url
 from guardian.edge.camera.hwaccel import vaapi_available, vaapi_hwaccel
+from guardian.edge.camera.interrupt import any_flagged, flag_thread, release_thread
+from guardian.edge.camera.wallclock import WallClock
 
 __all__ = [
     "Backoff",
@@ -35,7 +37,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DRIFT_S = 5.0  # re-anchor a live stream's clock when its pts drift this far from the wall
 DEFAULT_FRAME_S = 1 / 25  # packet duration when neither the packet nor the stream says
 
 # Exceptions PyAV raises on bad input; all become StreamError at this boundary.
@@ -85,97 +86,6 @@ class SourceFrame:
 
     ts: float
     frame: VideoFrame
-
-
-class WallClock:
-    """Maps packet pts (in seconds) to wall-clock Unix seconds (pure).
-
-    The first pts is anchored at ``now``; later ones keep their pts spacing. A live
-    stream is re-anchored when that drifts more than ``drift_s`` from ``now`` (camera
-    restart, pts wrap). ``restart`` makes the next pts continue right after the latest
-    packet end (a file looping back to its start).
-    """
-
-    def __init__(self, *, live: bool, drift_s: float = DRIFT_S) -> None:
-        self._live = live
-        self._drift = drift_s
-        self._offset: float | None = None  # ts = pts + offset
-        self._last_end: float | None = None  # previous packet's ts + duration
-        self._max_end: float | None = None  # latest packet end seen (decode order differs)
-
-    def map(self, pts_s: float | None, duration_s: float, now: float) -> float:
-        """The wall-clock time of a packet with this pts (``None``: right after the last)."""
-        if pts_s is None:
-            ts = now if self._last_end is None else self._last_end
-        else:
-            if self._offset is None:
-                self._offset = (now if self._max_end is None else self._max_end) - pts_s
-            ts = pts_s + self._offset
-            if self._live and abs(ts - now) > self._drift:
-                self._offset = now - pts_s
-                ts = now
-        self._last_end = ts + duration_s
-        if self._max_end is None or self._last_end > self._max_end:
-            self._max_end = self._last_end
-        return ts
-
-    def restart(self) -> None:
-        """The pts start over; continue the wall clock after the latest packet."""
-        self._offset = None
-
-
-# -- interrupting a blocked FFmpeg call ------------------------------------------------
-# PyAV aborts a blocking FFmpeg call when its interrupt callback sees time.monotonic()
-# pass start + timeout, but offers no way to trigger that from another thread. The
-# callback runs in the thread that made the call and reads ``time.monotonic`` from
-# av.container.core's globals, so a shim there that jumps ahead for flagged threads
-# (and only for them) makes the call return at once. If a PyAV version changes this,
-# the hook is not installed and interrupt() falls back to waiting for the timeouts.
-
-_FLAGGED: dict[int, int] = {}  # thread id -> calls since flagged
-_HOOK_LOCK = threading.Lock()
-_hook_installed = False
-
-
-class _MonotonicShim:
-    """``time`` stand-in whose monotonic() leaps ahead, call after call, in flagged threads."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-    @staticmethod
-    def monotonic() -> float:
-        now = time.monotonic()
-        tid = threading.get_ident()
-        calls = _FLAGGED.get(tid)
-        if calls is None:
-            return now
-        # Each call leaps further, so a timeout started after flagging still expires.
-        _FLAGGED[tid] = calls + 1
-        return now + 1e9 * (calls + 1)
-
-
-def _install_hook() -> bool:
-    global _hook_installed
-    with _HOOK_LOCK:
-        if not _hook_installed:
-            import av.container.core as core
-
-            if getattr(core, "time", None) is time:
-                setattr(core, "time", _MonotonicShim())  # noqa: B010
-                _hook_installed = True
-            else:
-                logger.debug("PyAV interrupt hook unavailable; interrupt() waits for timeouts")
-        return _hook_installed
-
-
-def _flag_thread(tid: int) -> None:
-    if _install_hook():
-        _FLAGGED.setdefault(tid, 0)
-
-
-def _release_thread(tid: int) -> None:
-    _FLAGGED.pop(tid, None)
 
 
 def _file_path(url: str) -> str | None:
@@ -314,7 +224,7 @@ class StreamSource:
         self._interrupted.set()
         with self._lock:
             if self._io_thread is not None:
-                _flag_thread(self._io_thread)
+                flag_thread(self._io_thread)
 
     def __enter__(self) -> StreamSource:
         return self
@@ -388,8 +298,8 @@ class StreamSource:
         finally:
             with self._lock:
                 self._io_thread = None
-                if _FLAGGED:
-                    _release_thread(tid)
+                if any_flagged():
+                    release_thread(tid)
 
     def _rewind(self) -> None:
         container = self._container
@@ -449,7 +359,7 @@ class StreamSource:
         finally:
             with self._lock:
                 self._io_thread = None
-                _release_thread(tid)
+                release_thread(tid)
 
     def _error(self, what: str, exc: BaseException) -> StreamError:
         if self._interrupted.is_set():

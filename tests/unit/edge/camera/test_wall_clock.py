@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from guardian.edge.camera.source import WallClock
+from guardian.edge.camera.wallclock import WallClock
 
 
 def test_first_packet_is_anchored_at_now_and_keeps_pts_spacing() -> None:
