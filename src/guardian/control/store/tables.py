@@ -10,8 +10,6 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     ForeignKey,
     Index,
     Integer,
@@ -23,16 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from guardian.common.db_types import UtcDateTime
+from guardian.common.db_types import NAMING, TYPE_ANNOTATION_MAP, BigId
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 Id = String(36)
 
 # Tables with a tenant_id column (row-level security on PostgreSQL); ``tenants`` itself is
@@ -53,11 +43,7 @@ TENANT_TABLES = (
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dt.datetime: UtcDateTime(),
-        dict[str, Any]: JSON(),
-        list[Any]: JSON(),
-    }
+    type_annotation_map: ClassVar[dict[Any, Any]] = TYPE_ANNOTATION_MAP
 
 
 class Tenant(Base):
