@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, FastAPI, Request, Response
 
 from guardian.control.api.deps import VERIFIER, ContextDep
+from guardian.control.api.errors_doc import errors
 from guardian.control.auth.issuer import BuiltinIssuer
 from guardian.control.auth.keys import KeyRing
-from guardian.control.auth.schemas import Jwks, LoginIn, RefreshIn, TokenOut, errors
+from guardian.control.auth.schemas import Jwks, LoginIn, RefreshIn, TokenOut
 from guardian.control.auth.verifier import Verifier
 from guardian.control.context import ControlContext
 

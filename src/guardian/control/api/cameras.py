@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Path, Query
 
 from guardian.control.api.deps import ContextDep, PrincipalDep, TenantSessionDep, require_admin
+from guardian.control.api.errors_doc import errors
 from guardian.control.context import ControlContext
 from guardian.control.tenancy.cameras import clean_labels, get_camera, list_cameras
-from guardian.control.tenancy.schemas import CameraList, CameraOut, CameraPatch, errors
+from guardian.control.tenancy.schemas import CameraList, CameraOut, CameraPatch
 from guardian.control.tenancy.views import camera_out, now_of
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"], responses=errors(401))

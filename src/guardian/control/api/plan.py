@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from guardian.control.api.deps import PrincipalDep, TenantSessionDep
+from guardian.control.api.errors_doc import errors
 from guardian.control.context import ControlContext
 from guardian.control.tenancy.plans import plan_of, usage
-from guardian.control.tenancy.schemas import PlanOut, PlanQuotas, PlanUsage, errors
+from guardian.control.tenancy.schemas import PlanOut, PlanQuotas, PlanUsage
 
 router = APIRouter(prefix="/api/v1", tags=["plan"], responses=errors(401))
 

@@ -6,9 +6,10 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import select
 
 from guardian.control.api.deps import ContextDep, PrincipalDep
+from guardian.control.api.errors_doc import errors
 from guardian.control.context import ControlContext
 from guardian.control.store.tables import Relay, RelayAssignment
-from guardian.control.tenancy.schemas import RelayList, errors
+from guardian.control.tenancy.schemas import RelayList
 from guardian.control.tenancy.views import now_of, relay_out
 
 router = APIRouter(prefix="/api/v1", tags=["relays"], responses=errors(401))

@@ -15,6 +15,7 @@ from guardian.control.api.deps import (
     TenantSessionDep,
     require_admin,
 )
+from guardian.control.api.errors_doc import errors
 from guardian.control.context import ControlContext
 from guardian.control.tenancy.relays import relay_serves, touch_relay
 from guardian.control.tenancy.schemas import (
@@ -26,7 +27,6 @@ from guardian.control.tenancy.schemas import (
     SitePatch,
     TelemetryIn,
     TelemetryOut,
-    errors,
 )
 from guardian.control.tenancy.sites import (
     bootstrap_expiry,

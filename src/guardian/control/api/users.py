@@ -6,7 +6,8 @@ from fastapi import APIRouter, FastAPI, Response
 
 from guardian.common.db import utcnow
 from guardian.control.api.deps import AdminDep, PrincipalDep, TenantSessionDep, require_admin
-from guardian.control.auth.schemas import UserCreate, UserList, UserOut, UserUpdate, errors
+from guardian.control.api.errors_doc import errors
+from guardian.control.auth.schemas import UserCreate, UserList, UserOut, UserUpdate
 from guardian.control.auth.users import (
     create_user,
     delete_user,

@@ -14,24 +14,6 @@ from guardian.control.auth.users import MAX_EMAIL
 from guardian.control.store.tables import User
 
 
-class ErrorDetail(BaseModel):
-    """What went wrong: a stable ``code`` and a human ``message``."""
-
-    code: str = Field(examples=["invalid_token"])
-    message: str = Field(examples=["token has expired"])
-
-
-class ErrorBody(BaseModel):
-    """Every error of the control plane: ``{"error": {"code", "message", ...}}``."""
-
-    error: ErrorDetail
-
-
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` documenting the error body for ``statuses``."""
-    return {status: {"model": ErrorBody} for status in statuses}
-
-
 class LoginIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

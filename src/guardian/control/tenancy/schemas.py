@@ -17,24 +17,6 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
 
-class ErrorDetail(BaseModel):
-    """What went wrong: a stable ``code`` and a human ``message``."""
-
-    code: str = Field(examples=["not_found"])
-    message: str = Field(examples=["no such site"])
-
-
-class ErrorBody(BaseModel):
-    """Every error of the control plane: ``{"error": {"code", "message", ...}}``."""
-
-    error: ErrorDetail
-
-
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` documenting the error body for ``statuses``."""
-    return {status: {"model": ErrorBody} for status in statuses}
-
-
 class SiteOut(BaseModel):
     """A site (one edge appliance) and its health as last reported."""
 
