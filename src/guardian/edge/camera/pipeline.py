@@ -205,8 +205,7 @@ class CameraPipeline:
                 if not got:
                     got = True
                     self.status.update(state="online", last_error=None)
-                self.status.input_meter.tick()
-                self.status.update(last_frame_at=packet.ts)
+                self.status.packet(packet.ts)
                 if detect:  # before recording: the recorder takes the packet over
                     for frame in source.decode(packet):
                         if sampler.keep(frame.ts):

@@ -73,6 +73,12 @@ class LiveStatus:
         self._snap = StatusSnapshot(name)
         self.input_meter = RateMeter(clock=clock)
         self.detect_meter = RateMeter(clock=clock)
+        self._last_frame_at: float | None = None
+
+    def packet(self, ts: float) -> None:
+        """One packet arrived (the per-packet hot path: a tick and a plain store)."""
+        self.input_meter.tick()
+        self._last_frame_at = ts
 
     def update(self, **changes: object) -> None:
         with self._lock:
@@ -87,6 +93,7 @@ class LiveStatus:
             snap = self._snap
         return replace(
             snap,
+            last_frame_at=self._last_frame_at or snap.last_frame_at,
             input_fps=round(self.input_meter.rate(), 2) if snap.state == "online" else 0.0,
             detect_fps=round(self.detect_meter.rate(), 2) if snap.state == "online" else 0.0,
         )

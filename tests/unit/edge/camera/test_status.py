@@ -32,3 +32,15 @@ def test_snapshot_reports_rates_only_while_online() -> None:
     assert snap.decoder == "software"
     status.add_reconnect()
     assert status.snapshot().reconnects == 1
+
+
+def test_packets_set_the_last_frame_time_and_the_input_rate() -> None:
+    now = [0.0]
+    status = LiveStatus("door", clock=lambda: now[0])
+    status.update(state="online")
+    for i in range(10):
+        now[0] = i * 0.1
+        status.packet(1_700_000_000.0 + i * 0.1)
+    snap = status.snapshot()
+    assert snap.last_frame_at == pytest.approx(1_700_000_000.9)
+    assert snap.input_fps == pytest.approx(10.0, rel=0.15)
