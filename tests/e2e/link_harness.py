@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,7 +31,6 @@ from sqlalchemy import Engine, func, select
 
 from guardian.common.db import session_factory, sqlite_url
 from guardian.edge.events.camera_store import apply_action
-from guardian.edge.launch import free_port
 from guardian.edge.store.schema import open_store
 from guardian.edge.store.tables import Outbox
 from guardian.edge.track.lifecycle import INTERACTION, EventAction
@@ -48,6 +49,23 @@ EDGE_ENV = {
     "GUARDIAN_EDGE_LINK__RECONNECT_MAX_SECONDS": "1",
     "GUARDIAN_EDGE_LINK__TELEMETRY_SECONDS": "2",
 }
+
+
+def restartable_port() -> int:
+    """A free loopback port below the kernel's ephemeral range (32768-60999 here).
+
+    Services in these tests are stopped and started again on the same port; a port from
+    the ephemeral range can meanwhile be taken as the local end of some outgoing
+    connection, and the restart then fails with "address already in use".
+    """
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @contextmanager
@@ -227,9 +245,9 @@ class LinkStack:
         self.control_dir = root / "control"
         self.relay_dir = root / "relay"
         self.edge_dir = root / "edge"
-        self.http_port, self.grpc_port = free_port(), free_port()
-        self.relay_http_port, self.relay_link_port = free_port(), free_port()
-        self.edge_port = free_port()
+        self.http_port, self.grpc_port = restartable_port(), restartable_port()
+        self.relay_http_port, self.relay_link_port = restartable_port(), restartable_port()
+        self.edge_port = restartable_port()
         self.control_url = f"http://127.0.0.1:{self.http_port}"
         self.relay_url = f"http://127.0.0.1:{self.relay_http_port}"
         self.edge_url = f"http://127.0.0.1:{self.edge_port}"
