@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from guardian.common.db import session_factory
 from guardian.contracts.pb.guardian.v1 import control_pb2_grpc
 from guardian.device.durable import write_atomic
+from guardian.relay.commands import EdgeCommands
 from guardian.relay.config import RelaySettings
+from guardian.relay.media.upload import MediaUploads
 from guardian.relay.pki import CertificateAuthority
 from guardian.relay.store.edges import is_revoked as stored_revoked
 from guardian.relay.store.schema import open_store
@@ -207,6 +209,8 @@ class RelayContext:
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self.connected = ConnectedEdges(self.metrics.edges_connected.set)
         self.admin_tokens = AdminTokens(self.settings.data_dir / ADMIN_TOKENS_FILE)
+        self.commands = EdgeCommands()
+        self.uploads = MediaUploads(self.settings.data_dir)
 
     @property
     def relay_id(self) -> str:

@@ -12,14 +12,12 @@ The servicers look that certificate up by their call's peer address and verify i
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import json
 import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
@@ -43,7 +41,6 @@ logger = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 MAX_BATCH_ITEMS = 200
 BEFORE_ACK = "link.relay.before_ack"
-CLIPS_DIR = "clips"
 _SILENT = object()
 
 
@@ -127,11 +124,13 @@ class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
         if hello.site_id and hello.site_id != identity.site_id:
             context.abort(grpc.StatusCode.PERMISSION_DENIED, "Hello names another site")
         self._ctx.connected.opened(identity.site_id, hello.edge_version)
+        self._ctx.commands.register(identity.site_id, inbox)
         logger.info("edge connected", extra={"site_id": identity.site_id})
         try:
             yield link_pb2.RelayMessage(welcome=self._welcome())
             yield from self._exchange(identity, inbox, context, interval, dead_after)
         finally:
+            self._ctx.commands.unregister(identity.site_id, inbox)
             self._ctx.connected.closed(identity.site_id)
             logger.info("edge disconnected", extra={"site_id": identity.site_id})
 
@@ -163,7 +162,9 @@ class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
             if message is None:
                 return
             now = time.monotonic()
-            if message is not _SILENT:
+            if isinstance(message, link_pb2.Command):
+                yield link_pb2.RelayMessage(command=message)
+            elif message is not _SILENT:
                 last_heard = now
                 kind = message.WhichOneof("body")
                 if kind == "event_batch":
@@ -172,7 +173,7 @@ class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
                 elif kind == "telemetry":
                     self._telemetry(identity, message.telemetry)
                 elif kind == "command_result":
-                    logger.info("command result", extra={"site_id": identity.site_id})
+                    self._ctx.commands.result(message.command_result)
             elif now - last_heard > dead_after:
                 context.abort(grpc.StatusCode.UNAVAILABLE, "no message within the dead-link time")
             if now >= next_beat:
@@ -240,35 +241,7 @@ class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
         self, request_iterator: Iterator[link_pb2.ClipChunk], context: grpc.ServicerContext
     ) -> link_pb2.ClipReceipt:
         identity = self._identity(context)
-        clips = self._ctx.settings.data_dir / CLIPS_DIR
-        clips.mkdir(parents=True, exist_ok=True)
-        receipt = link_pb2.ClipReceipt()
-        handle = None
-        try:
-            for chunk in request_iterator:
-                if handle is None:
-                    try:
-                        event_id = str(uuid.UUID(chunk.event_id))
-                    except ValueError:
-                        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "event_id is not a UUID")
-                    path = clips / f"{event_id}.mp4"
-                    handle = path.open("r+b" if path.exists() else "w+b")
-                    receipt.event_id, receipt.command_id = event_id, chunk.command_id
-                handle.seek(chunk.offset)
-                handle.write(chunk.data)
-                receipt.received_bytes += len(chunk.data)
-                if chunk.last:
-                    handle.flush()
-                    handle.seek(0)
-                    data = handle.read()
-                    if len(data) == chunk.total_size:
-                        receipt.complete = True
-                        receipt.sha256 = hashlib.sha256(data).hexdigest()
-        finally:
-            if handle is not None:
-                handle.close()
-        logger.info("clip received", extra={"site_id": identity.site_id})
-        return receipt
+        return self._ctx.uploads.receive(identity, request_iterator, context)
 
 
 class LinkServer:

@@ -312,7 +312,9 @@ _score = st.integers(1, 9999).filter(lambda n: n % 10).map(lambda n: n / 10000)
 _box = st.lists(_coord, min_size=4, max_size=4)
 _extra_key = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12).filter(
     lambda k: (
-        k not in {"camera", "label", "zones", "zone", "dwell_s", "state", "person_count", "details"}
+        k
+        not in {"camera", "label", "zones", "zone", "dwell_s", "state", "person_count", "details"}
+        | {"id", "type", "source_kind", "source_id", "started_at", "ended_at", "version"}
     )
 )
 _secret_value = st.one_of(

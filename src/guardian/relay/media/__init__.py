@@ -1,0 +1,1 @@
+"""Media the relay fetches from edges on demand: clip and snapshot uploads over the link."""
