@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 
@@ -28,21 +27,14 @@ from guardian.edge.context import EdgeContext
 from guardian.edge.link import outbox, telemetry
 from guardian.edge.link.enroll import LinkInfo, link_dir
 from guardian.edge.link.identity import EdgeIdentityFiles, IdentityError, LinkCredentials
-from guardian.edge.store.tables import EventMedia
+from guardian.edge.link.media import MediaUploader
 
 logger = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-CHUNK_BYTES = 64 * 1024
 WELCOME_TIMEOUT_S = 10.0
 DEFAULT_HEARTBEAT_S = 10
 IDLE_POLL_S = 0.25
-UPLOAD_TIMEOUT_S = 300.0
-_MEDIA_KINDS = {
-    link_pb2.MEDIA_KIND_CLIP: "clip",
-    link_pb2.MEDIA_KIND_SNAPSHOT: "snapshot",
-    link_pb2.MEDIA_KIND_THUMBNAIL: "thumbnail",
-}
 _REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
 
@@ -121,6 +113,7 @@ class LinkMaintainer(threading.Thread):
     ) -> None:
         super().__init__(name="link", daemon=True)
         self._ctx = ctx
+        self._media = MediaUploader(ctx)
         self._settings = ctx.settings.link
         self._stop_event = stop_event
         self._ack_timeout_s = ack_timeout_s
@@ -318,7 +311,7 @@ class LinkMaintainer(threading.Thread):
         action = command.WhichOneof("action")
         try:
             if action == "stream_clip":
-                error = self._stream_clip(stub, command.command_id, command.stream_clip)
+                error = self._media.stream_clip(stub, command.command_id, command.stream_clip)
             else:
                 error = "unsupported"
         except (OSError, grpc.RpcError) as exc:
@@ -327,64 +320,3 @@ class LinkMaintainer(threading.Thread):
             command_id=command.command_id, ok=error is None, error=error or ""
         )
         stream.send(link_pb2.EdgeMessage(command_result=result))
-
-    def _media_file(self, event_id: str, kind: str) -> tuple[Path, str] | str:
-        with self._ctx.sessions() as session:
-            row = session.get(EventMedia, (event_id, kind))
-            if row is None or row.state != "present" or not row.path:
-                return f"no {kind} of event {event_id} on this edge"
-            rel, content_type = row.path, row.content_type
-        media = self._ctx.settings.media_dir.resolve()
-        path = (media / rel).resolve()
-        if not path.is_relative_to(media):
-            return f"the {kind} of event {event_id} lies outside the media folder"
-        return path, content_type
-
-    def _stream_clip(
-        self, stub: link_pb2_grpc.EdgeLinkStub, command_id: str, request: link_pb2.StreamClip
-    ) -> str | None:
-        kind = _MEDIA_KINDS.get(request.kind)
-        if kind is None:
-            return "unsupported media kind"
-        found = self._media_file(request.event_id, kind)
-        if isinstance(found, str):
-            return found
-        path, content_type = found
-        chunks = clip_chunks(path, command_id, request, content_type)
-        receipt = stub.UploadClip(chunks, timeout=UPLOAD_TIMEOUT_S)
-        logger.info(
-            "uploaded media",
-            extra={"event_id": request.event_id, "kind": kind, "bytes": receipt.received_bytes},
-        )
-        return None
-
-
-def clip_chunks(
-    path: Path, command_id: str, request: link_pb2.StreamClip, content_type: str
-) -> Iterator[link_pb2.ClipChunk]:
-    """The file's bytes from ``request.offset`` (``length`` of them, 0: all) in 64 KiB chunks.
-
-    Always at least one chunk, the last one flagged; an offset past the end sends none.
-    """
-    total = path.stat().st_size
-    start = min(request.offset, total)
-    end = total if request.length == 0 else min(total, start + request.length)
-    with path.open("rb") as file:
-        file.seek(start)
-        position = start
-        while True:
-            data = file.read(min(CHUNK_BYTES, end - position))
-            last = position + len(data) >= end
-            yield link_pb2.ClipChunk(
-                event_id=request.event_id,
-                command_id=command_id,
-                offset=position,
-                data=data,
-                last=last,
-                total_size=total,
-                content_type=content_type,
-                kind=request.kind,
-            )
-            position += len(data)
-            if last:
-                return

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from guardian.contracts.pb.guardian.v1 import link_pb2
-from guardian.edge.link.client import CHUNK_BYTES, clip_chunks
+from guardian.edge.link.media import CHUNK_BYTES, clip_chunks
 from guardian.edge.link.outbox import (
     EVENT_TOPIC,
     OutboxDepth,
