@@ -13,7 +13,8 @@ from guardian.edge.errors import Unauthorized
 from guardian.edge.store.tokens import token_is_valid
 
 
-def get_context(request: Request) -> EdgeContext:
+async def get_context(request: Request) -> EdgeContext:
+    """The app's ``EdgeContext`` (async: a plain attribute read needs no worker thread)."""
     ctx = request.app.state.ctx
     assert isinstance(ctx, EdgeContext)
     return ctx

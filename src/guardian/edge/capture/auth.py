@@ -1,23 +1,20 @@
-"""FastAPI dependency authenticating a device request: capped body, HMAC check, rate limit."""
+"""Authenticating a device request: capped body, HMAC signature check, per-device rate limit."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
-from starlette.concurrency import run_in_threadpool
-from starlette.types import Message
+from fastapi import FastAPI, Request
 
 from guardian.contracts import device_auth
-from guardian.edge.api.deps import ContextDep
 from guardian.edge.capture.ingest import count_ingest
 from guardian.edge.capture.ratelimit import RateLimiter, retry_after_header
+from guardian.edge.capture.reads import device_key_row
 from guardian.edge.context import EdgeContext
 from guardian.edge.errors import PayloadTooLarge, TooManyRequests, Unauthorized
-from guardian.edge.store.devices import device_key, is_valid_device_id
+from guardian.edge.store.devices import is_valid_device_id, open_device_key
 
 logger = logging.getLogger(__name__)
 
@@ -28,26 +25,14 @@ _LIMITER_STATE = "capture_rate_limiter"
 
 
 @dataclass(frozen=True)
-class DeviceRequest:
-    """An authenticated device request and its raw body (already read, within the cap)."""
+class SignedRequest:
+    """What a device request says about itself: its id, timestamp and signature headers."""
 
     device_id: str
-    body: bytes
-    body_sha256: str
-    request: Request
-
-    def replay(self) -> Request:
-        """A request over the same scope whose body is the bytes read here (parse it again)."""
-        sent = False
-
-        async def receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": self.body, "more_body": False}
-            return await self.request.receive()  # later reads wait for the disconnect
-
-        return Request(self.request.scope, receive)
+    timestamp: str
+    signature: str
+    method: str
+    path: str
 
 
 def body_limit(ctx: EdgeContext) -> int:
@@ -98,8 +83,8 @@ async def read_body_capped(request: Request, ctx: EdgeContext) -> bytes:
     return b"".join(chunks)
 
 
-async def authenticate_device(request: Request, ctx: ContextDep) -> DeviceRequest:
-    """Authenticate a signed device request (401), cap its body (413), rate-limit it (429)."""
+def signed_request(request: Request, ctx: EdgeContext) -> SignedRequest:
+    """The signing headers of a device request; 401 naming any that are missing."""
     headers = request.headers
     device_id = headers.get(device_auth.HEADER_DEVICE, "")
     timestamp = headers.get(device_auth.HEADER_TIMESTAMP, "")
@@ -115,37 +100,61 @@ async def authenticate_device(request: Request, ctx: ContextDep) -> DeviceReques
     ]
     if missing:
         raise _unauthorized(ctx, device_id, f"missing header(s): {', '.join(missing)}")
+    return SignedRequest(device_id, timestamp, signature, request.method, request.url.path)
 
-    body = await read_body_capped(request, ctx)
-    body_sha256 = hashlib.sha256(body).hexdigest()
 
-    key = None
-    if is_valid_device_id(device_id):
-        key = await run_in_threadpool(_load_key, ctx, device_id)
-    if key is None:
-        raise _unauthorized(ctx, device_id, "unknown or revoked device")
-    problem = device_auth.verify(
-        key, request.method, request.url.path, timestamp, body_sha256, signature, ctx.clock()
+def authenticate(ctx: EdgeContext, limiter: RateLimiter, signed: SignedRequest, body: bytes) -> str:
+    """Check the signature over ``body`` (401) and the device's rate (429); the body hash.
+
+    Blocking (a hash and a key lookup): call it from a worker thread.
+    """
+    body_sha256, problem = _check_signature(
+        ctx,
+        signed.device_id,
+        signed.method,
+        signed.path,
+        signed.timestamp,
+        body,
+        signed.signature,
     )
     if problem is not None:
-        raise _unauthorized(ctx, device_id, problem)
-
-    wait = rate_limiter(request.app, ctx).acquire(device_id)
+        raise _unauthorized(ctx, signed.device_id, problem)
+    wait = limiter.acquire(signed.device_id)
     if wait > 0:
         count_ingest(ctx, "rate_limited")
         raise TooManyRequests(
-            f"device {device_id!r} is over its rate limit "
+            f"device {signed.device_id!r} is over its rate limit "
             f"({ctx.settings.capture.rate_per_second:g}/s, burst "
             f"{ctx.settings.capture.rate_burst}); retry in {wait:.2f} s",
             headers={"Retry-After": retry_after_header(wait)},
             retry_after_seconds=round(wait, 3),
         )
-    return DeviceRequest(device_id, body, body_sha256, request)
+    return body_sha256
+
+
+def _check_signature(
+    ctx: EdgeContext,
+    device_id: str,
+    method: str,
+    path: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+) -> tuple[str, str | None]:
+    """The body's SHA-256 and ``None``, or the reason the request is not authentic."""
+    body_sha256 = hashlib.sha256(body).hexdigest()
+    key = _load_key(ctx, device_id) if is_valid_device_id(device_id) else None
+    if key is None:
+        return body_sha256, "unknown or revoked device"
+    return body_sha256, device_auth.verify(
+        key, method, path, timestamp, body_sha256, signature, ctx.clock()
+    )
 
 
 def _load_key(ctx: EdgeContext, device_id: str) -> str | None:
-    with ctx.sessions() as session:
-        return device_key(session, ctx.sealer, device_id)
-
-
-DeviceRequestDep = Annotated[DeviceRequest, Depends(authenticate_device)]
+    # A lock-free read: on SQLite a session would queue every request behind the writer.
+    found = device_key_row(ctx.engine, device_id)
+    if found is None:
+        return None
+    sealed, revoked = found
+    return None if revoked else open_device_key(ctx.sealer, device_id, sealed)

@@ -14,12 +14,14 @@ from sqlalchemy.exc import IntegrityError
 
 from guardian.common import faults
 from guardian.common.db import utcnow
+from guardian.edge.capture.group_commit import CommitUncertain, PendingCapture, committer
+from guardian.edge.capture.reads import capture_by_seq
 from guardian.edge.capture.staging import capture_path, path_to_uri, remove_file, write_durably
 from guardian.edge.capture.validate import ImageRejected, validate_image
 from guardian.edge.context import EdgeContext
 from guardian.edge.errors import Conflict, InsufficientStorage, UnsupportedMedia
 from guardian.edge.store.devices import touch_last_seen
-from guardian.edge.store.jobs import KIND_DETECT_CAPTURE, enqueue
+from guardian.edge.store.jobs import KIND_DETECT_CAPTURE
 from guardian.edge.store.tables import Capture
 
 logger = logging.getLogger(__name__)
@@ -84,50 +86,43 @@ def ingest_capture(
     capture_id = str(uuid.uuid4())
     path = capture_path(ctx.settings.media_dir, device_id, captured_at, capture_id, info.extension)
     write_durably(path, data)
-    row = Capture(
-        id=capture_id,
-        device_id=device_id,
-        device_seq=device_seq,
-        sha256=sha256,
-        size_bytes=len(data),
-        content_type=info.content_type,
-        width=info.width,
-        height=info.height,
-        captured_at=captured_at,
+    pending = PendingCapture(
+        row={
+            "id": capture_id,
+            "device_id": device_id,
+            "device_seq": device_seq,
+            "sha256": sha256,
+            "size_bytes": len(data),
+            "content_type": info.content_type,
+            "width": info.width,
+            "height": info.height,
+            "captured_at": captured_at,
+            "received_at": received_at,
+            "storage_uri": path_to_uri(path),
+            "status": STATUS_STORED,
+            "file_state": "present",
+        },
+        job_kind=KIND_DETECT_CAPTURE,
+        max_attempts=ctx.settings.queue.max_attempts,
         received_at=received_at,
-        storage_uri=path_to_uri(path),
-        status=STATUS_STORED,
-        file_state="present",
     )
-    committing = False
     try:
-        with ctx.sessions() as session:
-            session.add(row)
-            enqueue(
-                session,
-                KIND_DETECT_CAPTURE,
-                capture_id,
-                fair_key=device_id,
-                max_attempts=ctx.settings.queue.max_attempts,
-            )
-            touch_last_seen(session, device_id, received_at)
-            session.flush()
-            faults.hit("before_commit")
-            committing = True
-            session.commit()
+        # Shares a transaction with concurrent uploads; returns once ours has committed.
+        committer(ctx.engine).commit(ctx.engine, pending)
     except IntegrityError:
         # A concurrent identical upload won the unique (device_id, device_seq) race at the
-        # INSERT (flush), so nothing of ours committed: drop our file, answer as a retry.
+        # INSERT, so nothing of ours committed: drop our file, answer as a retry.
         remove_file(path)
         answer = _existing_answer(ctx, device_id, device_seq, sha256)
         if answer is None:
             raise
         return answer
+    except CommitUncertain:
+        # COMMIT was sent, so the row may exist: the file stays (cleanup judges it later).
+        raise
     except BaseException:
-        # Before COMMIT was sent nothing is stored, so the file goes; once sent, the outcome
-        # is unknown and the row may exist, so the file stays (cleanup judges it later).
-        if not committing:
-            remove_file(path)
+        # Before COMMIT was sent nothing is stored, so the file goes.
+        remove_file(path)
         raise
     faults.hit("after_commit")
     count_ingest(ctx, "accepted")
@@ -156,16 +151,11 @@ def _existing_answer(
     ctx: EdgeContext, device_id: str, device_seq: int, sha256: str
 ) -> IngestResult | None:
     """``None`` if the sequence number is new; the duplicate answer; or raise ``Conflict``."""
-    with ctx.sessions() as session:
-        found = session.execute(
-            select(Capture.id, Capture.sha256, Capture.status).where(
-                Capture.device_id == device_id, Capture.device_seq == device_seq
-            )
-        ).one_or_none()
-        if found is None:
-            return None
+    found = capture_by_seq(ctx.engine, device_id, device_seq)
+    if found is None:
+        return None
+    with ctx.sessions.begin() as session:
         touch_last_seen(session, device_id)
-        session.commit()
     capture_id, stored_sha256, status = found
     if stored_sha256 != sha256:
         count_ingest(ctx, "conflict")

@@ -8,16 +8,26 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 
 from guardian.edge.api.deps import ContextDep
-from guardian.edge.capture.auth import DeviceRequest, DeviceRequestDep
-from guardian.edge.capture.ingest import MAX_DEVICE_SEQ, count_ingest, ingest_capture
+from guardian.edge.capture.auth import (
+    SignedRequest,
+    authenticate,
+    rate_limiter,
+    read_body_capped,
+    signed_request,
+)
+from guardian.edge.capture.ingest import (
+    MAX_DEVICE_SEQ,
+    IngestResult,
+    count_ingest,
+    ingest_capture,
+)
+from guardian.edge.capture.multipart import MultipartError, Part, parse_form
+from guardian.edge.capture.ratelimit import RateLimiter
 from guardian.edge.context import EdgeContext
 from guardian.edge.errors import PayloadTooLarge, Unprocessable
 
@@ -72,50 +82,52 @@ class CaptureForm:
         **dict.fromkeys((401, 409, 413, 415, 422, 429, 507), _ERROR),
     },
 )
-async def post_capture(upload: DeviceRequestDep, ctx: ContextDep) -> JSONResponse:
+async def post_capture(request: Request, ctx: ContextDep) -> JSONResponse:
     """Store a device's image once (retries answer the original) and queue its detection."""
-    form = await read_capture_form(upload, ctx)
+    signed = signed_request(request, ctx)
+    body = await read_body_capped(request, ctx)
+    content_type = request.headers.get("content-type", "")
+    # Everything after reading the body blocks (hashing, key lookup, file write, commit):
+    # one worker-thread hop for all of it keeps the event loop free for other uploads.
     result = await run_in_threadpool(
-        ingest_capture, ctx, upload.device_id, form.device_seq, form.captured_at, form.image
+        handle_upload, ctx, rate_limiter(request.app, ctx), signed, content_type, body
     )
-    body = {
+    payload = {
         "capture_id": result.capture_id,
         "status": result.status,
         "duplicate": result.duplicate,
     }
-    return JSONResponse(body, status_code=200 if result.duplicate else 201)
+    return JSONResponse(payload, status_code=200 if result.duplicate else 201)
 
 
-async def read_capture_form(upload: DeviceRequest, ctx: EdgeContext) -> CaptureForm:
+def handle_upload(
+    ctx: EdgeContext, limiter: RateLimiter, signed: SignedRequest, content_type: str, body: bytes
+) -> IngestResult:
+    """Authenticate (401/429), parse (422/413) and ingest one upload; blocking."""
+    authenticate(ctx, limiter, signed, body)
+    form = read_capture_form(ctx, content_type, body)
+    return ingest_capture(ctx, signed.device_id, form.device_seq, form.captured_at, form.image)
+
+
+def read_capture_form(ctx: EdgeContext, content_type: str, body: bytes) -> CaptureForm:
     """Parse and check the multipart fields; 422 naming every bad field, 413 for a big image."""
-    content_type = upload.request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise _invalid(ctx, [("request", "send multipart/form-data (image, device_seq)")])
     try:
-        form = await upload.replay().form()
-    except (MultiPartException, HTTPException) as exc:
-        detail = getattr(exc, "message", None) or getattr(exc, "detail", "")
-        raise _invalid(
-            ctx, [("request", f"body is not valid multipart/form-data: {detail}")]
-        ) from exc
-    try:
-        return await _fields(form, ctx)
-    finally:
-        await form.close()
-
-
-async def _fields(form: FormData, ctx: EdgeContext) -> CaptureForm:
+        form = parse_form(content_type, body)
+    except MultipartError as exc:
+        raise _invalid(ctx, [("request", f"body is not valid multipart/form-data: {exc}")]) from exc
     problems: list[tuple[str, str]] = []
     image = form.get("image")
     data = b""
     if image is None:
         problems.append(("image", "missing: attach the image file as part 'image'"))
-    elif not isinstance(image, UploadFile):
+    elif not image.is_file:
         problems.append(("image", "must be a file part (with a filename), not a text field"))
     else:
-        data = await image.read()
-    device_seq = _parse_seq(form.get("device_seq"), problems)
-    captured_at = _parse_time(form.get("captured_at"), problems)
+        data = image.data
+    device_seq = _parse_seq(_text(form.get("device_seq")), problems)
+    captured_at = _parse_time(_text(form.get("captured_at")), problems)
     if problems:
         raise _invalid(ctx, problems)
     limit = ctx.settings.capture.max_bytes
@@ -128,11 +140,18 @@ async def _fields(form: FormData, ctx: EdgeContext) -> CaptureForm:
     return CaptureForm(data, device_seq, captured_at)
 
 
-def _parse_seq(value: str | UploadFile | None, problems: list[tuple[str, str]]) -> int | None:
+def _text(part: Part | None) -> str | None:
+    """A text field's value; ``""`` for a file part (then reported as invalid)."""
+    if part is None:
+        return None
+    return "" if part.is_file else part.text()
+
+
+def _parse_seq(value: str | None, problems: list[tuple[str, str]]) -> int | None:
     if value is None or value == "":
         problems.append(("device_seq", "missing: an integer >= 0, increasing per device"))
         return None
-    text = value.strip() if isinstance(value, str) else ""
+    text = value.strip()
     # ASCII digits only: int() alone would also take "1_000" and non-Latin digits.
     if not _INTEGER.fullmatch(text):
         problems.append(("device_seq", f"must be an integer >= 0, got {text[:40]!r}"))
@@ -144,12 +163,10 @@ def _parse_seq(value: str | UploadFile | None, problems: list[tuple[str, str]]) 
     return seq
 
 
-def _parse_time(
-    value: str | UploadFile | None, problems: list[tuple[str, str]]
-) -> dt.datetime | None:
+def _parse_time(value: str | None, problems: list[tuple[str, str]]) -> dt.datetime | None:
     if value is None or value == "":
         return None  # the ingest uses the receive time
-    text = value.strip().upper() if isinstance(value, str) else ""
+    text = value.strip().upper()
     # RFC 3339 needs date, time with seconds and an offset; fromisoformat alone takes less.
     if _RFC3339.fullmatch(text):
         try:

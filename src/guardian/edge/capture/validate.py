@@ -1,22 +1,20 @@
-"""Judge an uploaded image by its content: a fully decodable JPEG or PNG within a pixel limit."""
+"""Judge an uploaded image by its content: a structurally whole JPEG or PNG within a pixel limit."""
 
 from __future__ import annotations
 
 import io
 import logging
-import os
 import struct
-import threading
 from typing import NamedTuple
 
 from PIL import Image
+
+from guardian.edge.capture.structure import ImageRejected, check_jpeg, check_png
 
 logger = logging.getLogger(__name__)
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# The IEND chunk (length 0, type, CRC): Pillow decodes a PNG cut just before it.
-PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 # Start-of-frame markers carry the image size (C4 DHT, C8 JPG and CC DAC do not).
 _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE})
@@ -26,14 +24,7 @@ _JPEG_SOS = 0xDA
 # Pillow names a multi-picture JPEG (some cameras) "MPO"; it is still a JPEG.
 _PILLOW_FORMATS = {"image/jpeg": frozenset({"JPEG", "MPO"}), "image/png": frozenset({"PNG"})}
 
-
-# A full decode holds width x height x channels bytes; bounding concurrent decodes to the
-# CPU count bounds that memory on a small edge box without costing throughput.
-_DECODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
-
-
-class ImageRejected(ValueError):
-    """The bytes are not an acceptable image; the message says why (for the client)."""
+__all__ = ["ImageInfo", "ImageRejected", "jpeg_header_size", "png_header_size", "sniff"]
 
 
 class ImageInfo(NamedTuple):
@@ -94,11 +85,13 @@ def jpeg_header_size(data: bytes) -> tuple[int, int]:
 
 
 def validate_image(data: bytes, max_pixels: int) -> ImageInfo:
-    """Accept ``data`` only if it is a JPEG or PNG that decodes fully within ``max_pixels``.
+    """Accept ``data`` only if it is a whole JPEG or PNG within ``max_pixels``.
 
-    The size is read from the header by this module before Pillow sees the bytes, so a
-    decompression bomb is refused by our own limit rather than only by Pillow's global one
-    (which still applies, and warns, if ``max_pixels`` is set above it).
+    The size is read from the header by this module before anything else looks at the
+    data, so a decompression bomb is refused by our own limit. Then the file's structure
+    is checked end to end without decoding pixels (``structure``: JPEG segments and scans
+    through EOI; PNG chunk CRCs and an exact-size inflate of the image data), and Pillow
+    must open it lazily as the same format and size — what the worker will later decode.
     Raises ``ImageRejected`` with a client-facing reason.
     """
     kind = sniff(data)
@@ -115,31 +108,25 @@ def validate_image(data: bytes, max_pixels: int) -> ImageInfo:
         raise ImageRejected(
             f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
         )
-    with _DECODE_SLOTS:
-        _decode_fully(data, content_type, (width, height))
+    if content_type == "image/png":
+        check_png(data)
+    else:
+        check_jpeg(data)
+    _check_opens(data, content_type, (width, height))
     return ImageInfo(content_type, extension, width, height)
 
 
-def _decode_fully(data: bytes, content_type: str, header_size: tuple[int, int]) -> None:
+def _check_opens(data: bytes, content_type: str, header_size: tuple[int, int]) -> None:
+    """Pillow reads the headers (not the pixels) as the same format and size."""
     try:
         with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as img:
             if img.format not in _PILLOW_FORMATS[content_type] or img.size != header_size:
                 raise ImageRejected("image header is inconsistent")
-            if content_type == "image/jpeg":
-                # A 1/8-scale DCT decode still Huffman-decodes every block (truncated or
-                # corrupt data fails the same way) at a fraction of a full decode's cost.
-                img.draft("RGB", (max(1, header_size[0] // 8), max(1, header_size[1] // 8)))
-            img.load()  # decode all data: truncated or corrupt data fails here
-        if content_type == "image/png":
-            if not data.endswith(PNG_IEND):
-                raise ImageRejected("PNG is truncated (no end chunk)")
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
-                img.verify()  # chunk checksums, which decoding alone does not check
     except ImageRejected:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageRejected(f"image is too large to decode: {exc}") from exc
     except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-        # Pillow reports broken data with several exception types; all mean "corrupt".
-        logger.debug("image decode failed", extra={"reason": str(exc)})
+        # Pillow reports broken headers with several exception types; all mean "corrupt".
+        logger.debug("image header unreadable", extra={"reason": str(exc)})
         raise ImageRejected(f"image data is truncated or corrupt: {exc}") from exc

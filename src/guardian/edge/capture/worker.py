@@ -19,6 +19,7 @@ import numpy.typing as npt
 from guardian.common import faults
 from guardian.common.supervise import Supervisor, WorkerFactory
 from guardian.edge.capture.lease import LeaseKeeper
+from guardian.edge.capture.reads import DetectionInput, detection_input
 from guardian.edge.capture.staging import uri_to_path
 from guardian.edge.config import EdgeSettings
 from guardian.edge.context import EdgeContext
@@ -146,9 +147,9 @@ class CaptureWorker(threading.Thread):
         self._ctx.metrics.job_duration.labels(kind=job.kind, outcome=outcome).observe(elapsed)
         return outcome
 
-    def _load(self, job: Job) -> tuple[Capture, DecodedImage]:
-        with self._ctx.sessions() as session:
-            capture = session.get(Capture, job.ref_id)
+    def _load(self, job: Job) -> tuple[DetectionInput, DecodedImage]:
+        # A lock-free read (no session): on SQLite it does not wait for the ingest's writes.
+        capture = detection_input(self._ctx.engine, job.ref_id)
         if capture is None:
             raise JobFailure(f"capture {job.ref_id} not found", permanent=True)
         path = capture_path(capture.storage_uri)
@@ -270,8 +271,10 @@ def add_detection_workers(
 
 def run_worker_process(settings: EdgeSettings, count: int, stop: threading.Event) -> None:
     """Run ``count`` capture workers (and the model reloader) until ``stop`` is set."""
+    from guardian.edge.capture.gil import tune_for_ingest
     from guardian.edge.context import build_context
 
+    tune_for_ingest()  # the workers' threads also block in I/O and inference and come back
     ctx = build_context(settings)
     supervisor = Supervisor(stop_event=stop)
     add_detection_workers(supervisor, ctx, count)

@@ -111,8 +111,13 @@ def device_key(session: Session, sealer: Sealer, device_id: str) -> str | None:
     device = session.get(Device, device_id)
     if device is None or device.revoked_at is not None:
         return None
+    return open_device_key(sealer, device_id, device.key_sealed)
+
+
+def open_device_key(sealer: Sealer, device_id: str, key_sealed: bytes) -> str | None:
+    """Unseal a device's stored key; ``None`` (and an error log) if it cannot be opened."""
     try:
-        return sealer.open(device.key_sealed, aad=_aad(device_id)).decode()
+        return sealer.open(key_sealed, aad=_aad(device_id)).decode()
     except InvalidTag:
         # Wrong master key or a tampered row: refuse the device, tell the operator why.
         logger.error(

@@ -13,6 +13,30 @@ from guardian.edge.store.tables import Job
 KIND_DETECT_CAPTURE = "detect_capture"
 
 
+def job_values(
+    kind: str,
+    ref_id: str,
+    *,
+    fair_key: str,
+    max_attempts: int = 5,
+    payload: dict[str, Any] | None = None,
+    run_after: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of a new queued job (for bulk inserts; ``enqueue`` adds one)."""
+    now = utcnow()
+    return {
+        "kind": kind,
+        "ref_id": ref_id,
+        "fair_key": fair_key,
+        "payload": payload,
+        "state": "queued",
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_after": run_after or now,
+        "created_at": now,
+    }
+
+
 def enqueue(
     session: Session,
     kind: str,
@@ -28,17 +52,15 @@ def enqueue(
     ``(kind, ref_id)`` is unique: one job per subject. ``fair_key`` (e.g. the device id)
     is what workers spread their claims over.
     """
-    now = utcnow()
     job = Job(
-        kind=kind,
-        ref_id=ref_id,
-        fair_key=fair_key,
-        payload=payload,
-        state="queued",
-        attempts=0,
-        max_attempts=max_attempts,
-        run_after=run_after or now,
-        created_at=now,
+        **job_values(
+            kind,
+            ref_id,
+            fair_key=fair_key,
+            max_attempts=max_attempts,
+            payload=payload,
+            run_after=run_after,
+        )
     )
     session.add(job)
     return job
