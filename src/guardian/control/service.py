@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 
@@ -41,6 +42,17 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def settle_heap() -> None:
+    """Take the start-up heap out of the garbage collector's way (``gc.freeze``).
+
+    The app, SQLAlchemy's and pydantic's schemas are ~150,000 long-lived objects that a
+    full collection would scan again and again: pauses of 50-150 ms that land on whichever
+    request is running. Frozen, they are never scanned; garbage made by requests still is.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(settings: ControlSettings) -> None:
     """Migrate, serve HTTP and the gRPC relay link until SIGINT/SIGTERM, close the database."""
     from guardian.control.app import create_app
@@ -49,8 +61,10 @@ def serve(settings: ControlSettings) -> None:
     ctx = build_context(settings)
     link = serve_control_link(ctx, settings.grpc_port) if settings.grpc_port else None
     try:
+        app = create_app(ctx)
+        settle_heap()
         config = uvicorn.Config(
-            create_app(ctx),
+            app,
             host=settings.host,
             port=settings.port,
             log_config=None,

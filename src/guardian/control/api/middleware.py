@@ -209,7 +209,9 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in extra.items():
-                    headers[name] = value
+                    # The web UI sets its own policy (its pages load the relay's media).
+                    if name != "Content-Security-Policy" or name not in headers:
+                        headers[name] = value
                 if path.startswith("/api/") and "cache-control" not in headers:
                     headers["Cache-Control"] = "no-store"
             await send(message)

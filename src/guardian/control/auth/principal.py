@@ -35,4 +35,18 @@ class RelayPrincipal:
 class TokenVerifier(Protocol):
     """Turns a bearer access token into a Principal or raises ``Unauthorized``."""
 
-    def verify(self, token: str) -> Principal: ...
+    def cached(self, token: str) -> Principal | None:
+        """The principal if ``token`` was verified moments ago, without I/O; else None."""
+        ...
+
+    def verify(self, token: str) -> Principal:
+        """The principal behind ``token`` (may read the store); ``Unauthorized`` if none."""
+        ...
+
+    def refresh_due(self, token: str) -> bool:
+        """True, once, when a cached ``token`` should be verified again in the background."""
+        ...
+
+    def refresh(self, token: str) -> None:
+        """Verify ``token`` again and cache the outcome (blocking: run it in a thread)."""
+        ...

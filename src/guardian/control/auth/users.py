@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import uuid
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,32 @@ from guardian.control.store.tables import EventNote, RefreshToken, Tenant, User
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL = 320
+
+
+_changes_lock = threading.Lock()
+_changes = [0]  # how many user changes this process has made (see user_changes)
+
+
+def user_changes() -> int:
+    """A counter this process bumps whenever it changes or removes a user.
+
+    Caches of verified tokens (``auth.verifier``) remember it and drop their entries when it
+    moves, so a role change, a disabled or a deleted user takes effect at once here (other
+    processes see it within the cache's lifetime).
+    """
+    return _changes[0]
+
+
+def _bump(*_: object) -> None:
+    with _changes_lock:
+        _changes[0] += 1
+
+
+def _note_change(session: Session) -> None:
+    # Before the write (so no new entry is trusted from here on) and after the commit (so
+    # an entry made from the old row while the change was uncommitted is dropped too).
+    _bump()
+    event.listen(session, "after_commit", _bump, once=True)
 
 
 class EmailTaken(Conflict):
@@ -169,6 +196,7 @@ def update_user(
     """
     now = now or utcnow()
     user = get_user(session, tenant_id, user_id)
+    _note_change(session)
     if (role is not None and role != user.role) or (disabled and user.disabled_at is None):
         if role is not None:
             check_role(role)
@@ -200,6 +228,7 @@ def delete_user(
     """
     now = now or utcnow()
     user = get_user(session, tenant_id, user_id)
+    _note_change(session)
     _keep_an_admin(session, user)
     wrote_notes = session.scalar(
         select(func.count())
