@@ -23,6 +23,7 @@ from sqlalchemy import select
 from guardian.contracts.pb.guardian.v1 import control_pb2, control_pb2_grpc
 from guardian.control.api.ingest import ingest_events
 from guardian.control.auth.principal import RelayPrincipal
+from guardian.control.config import ControlSettings
 from guardian.control.context import ControlContext
 from guardian.control.inventory.schemas import MAX_BATCH, EventSummaryIn, IngestBatch
 from guardian.control.store.tables import BootstrapToken, Relay, Site
@@ -320,6 +321,9 @@ def start_control_link(
     """
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS))
     control_pb2_grpc.add_ControlLinkServicer_to_server(ControlLinkServicer(ctx), server)
+    from guardian.control.archive.ledger import add_archive_ledger
+
+    add_archive_ledger(server, ctx)  # guardian.control.archive: relays' archive reports
     address = f"{host}:{port}"
     if credentials is None:
         bound = server.add_insecure_port(address)
@@ -330,7 +334,36 @@ def start_control_link(
     return server, bound
 
 
+class LinkTlsError(ValueError):
+    """The configured TLS certificate or key of the relay link cannot be used."""
+
+
+def server_credentials(settings: ControlSettings) -> grpc.ServerCredentials | None:
+    """TLS credentials from ``grpc_tls_cert_file``/``grpc_tls_key_file``; None when unset."""
+    if settings.grpc_tls_cert_file is None or settings.grpc_tls_key_file is None:
+        return None
+    try:
+        chain = settings.grpc_tls_cert_file.read_bytes()
+        key = settings.grpc_tls_key_file.read_bytes()
+    except OSError as exc:
+        raise LinkTlsError(f"cannot read the relay link's TLS files: {exc}") from exc
+    if b"-----BEGIN CERTIFICATE-----" not in chain or b"PRIVATE KEY-----" not in key:
+        raise LinkTlsError("grpc_tls_cert_file/grpc_tls_key_file must hold a PEM chain and key")
+    return grpc.ssl_server_credentials([(key, chain)])
+
+
 def serve_control_link(ctx: ControlContext, port: int) -> grpc.Server:
-    """Start ``ControlLink`` on the settings' host and ``port``; stop it with ``stop()``."""
-    server, _bound = start_control_link(ctx, ctx.settings.host, port)
+    """Start ``ControlLink`` on the settings' host and ``port``; stop it with ``stop()``.
+
+    TLS when the settings name a certificate and key; plaintext (with a warning unless the
+    host is loopback) otherwise.
+    """
+    credentials = server_credentials(ctx.settings)
+    if credentials is None and ctx.settings.host not in {"127.0.0.1", "::1", "localhost"}:
+        logger.warning(
+            "the relay link listens without TLS on a non-loopback address; "
+            "set grpc_tls_cert_file and grpc_tls_key_file",
+            extra={"host": ctx.settings.host},
+        )
+    server, _bound = start_control_link(ctx, ctx.settings.host, port, credentials=credentials)
     return server

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,10 +22,14 @@ class EdgeOffline(RuntimeError):
     """The site has no open link stream to this relay."""
 
 
+ResultCallback = Callable[[link_pb2.CommandResult], None]
+
+
 @dataclass
 class _Waiter:
     done: threading.Event = field(default_factory=threading.Event)
     result: link_pb2.CommandResult | None = None
+    on_result: ResultCallback | None = None
 
 
 class EdgeCommands:
@@ -54,11 +59,14 @@ class EdgeCommands:
         with self._lock:
             return bool(self._inboxes.get(site_id))
 
-    def send(self, site_id: str, command: link_pb2.Command) -> str:
+    def send(
+        self, site_id: str, command: link_pb2.Command, on_result: ResultCallback | None = None
+    ) -> str:
         """Queue ``command`` on the site's newest stream; returns its command id.
 
         Assigns a command id when it has none. Raises :class:`EdgeOffline` when the
-        site has no open stream.
+        site has no open stream. ``on_result`` (if given) is called with the edge's answer,
+        on the link stream's thread: it must not block; its bookkeeping is dropped then.
         """
         if not command.command_id:
             command.command_id = str(uuid.uuid4())
@@ -66,7 +74,7 @@ class EdgeCommands:
             inboxes = self._inboxes.get(site_id)
             if not inboxes:
                 raise EdgeOffline(f"site {site_id} is not connected to this relay")
-            self._waiters[command.command_id] = _Waiter()
+            self._waiters[command.command_id] = _Waiter(on_result=on_result)
             inboxes[-1].put(command)
         return command.command_id
 
@@ -74,9 +82,13 @@ class EdgeCommands:
         """The edge answered a command."""
         with self._lock:
             waiter = self._waiters.get(result.command_id)
+            if waiter is not None and waiter.on_result is not None:
+                del self._waiters[result.command_id]
         if waiter is not None:
             waiter.result = result
             waiter.done.set()
+            if waiter.on_result is not None:
+                waiter.on_result(result)
 
     def wait(self, command_id: str, timeout: float) -> link_pb2.CommandResult | None:
         """The edge's answer to ``command_id``, or None when none came within ``timeout``."""

@@ -7,6 +7,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import grpc
@@ -17,12 +18,20 @@ from guardian.contracts.pb.guardian.v1 import control_pb2
 from guardian.relay.context import ControlClient, RelayContext
 from guardian.relay.store.edges import EdgeView, SiteTelemetry, latest_telemetry, list_edges
 from guardian.relay.store.edges import revoke_site as store_revoke_site
-from guardian.relay.store.queue import claim_batch, mark_failed, mark_forwarded, queue_depth
+from guardian.relay.store.queue import (
+    QueuedSummary,
+    claim_batch,
+    mark_failed,
+    mark_forwarded,
+    queue_depth,
+)
 
 logger = logging.getLogger(__name__)
 
 HEALTH_EVERY_S = 10.0
 IDLE_WAIT_S = 1.0
+#: Summary batches pushed to the control plane at once (it ingests them concurrently).
+PUSHES_IN_FLIGHT = 2
 #: An edge with more unacked outbox rows than this is degraded.
 OUTBOX_DEGRADED_ROWS = 1000
 _DONE = frozenset(
@@ -145,12 +154,20 @@ class Forwarder:
 
     def forward_once(self) -> int:
         """Send one batch of due summaries; how many left the queue."""
-        ctx = self._ctx
-        with ctx.sessions.begin() as session:
-            claimed = claim_batch(session, ctx.settings.forward_batch, ctx.clock())
+        claimed = self._claim()
         if not claimed:
             self._update_depth()
             return 0
+        return self._push(claimed)
+
+    def _claim(self) -> list[QueuedSummary]:
+        ctx = self._ctx
+        with ctx.sessions.begin() as session:
+            return claim_batch(session, ctx.settings.forward_batch, ctx.clock())
+
+    def _push(self, claimed: Sequence[QueuedSummary]) -> int:
+        """Push leased rows and settle them by the control plane's answer; how many left."""
+        ctx = self._ctx
         request = control_pb2.SummaryBatch(
             batch_id=str(uuid.uuid4()), events=[summary_message(q.summary) for q in claimed]
         )
@@ -234,18 +251,38 @@ class Forwarder:
         return revoked
 
     def run(self, stop: threading.Event) -> None:
-        """Forward until ``stop`` is set; health every ``health_every_s``."""
+        """Forward until ``stop`` is set; health every ``health_every_s``.
+
+        Up to ``PUSHES_IN_FLIGHT`` batches are pushed at once (their rows are leased, so
+        no two pushes carry the same row; the control plane is idempotent by id and
+        version, so their order does not matter). With nothing due it sleeps until the
+        link queues something (``ctx.forward_wake``) or ``idle_wait_s`` passes, when
+        retries may have come due.
+        """
         next_health = 0.0
-        while not stop.is_set():
-            try:
-                if self._ctx.clock().timestamp() >= next_health:
-                    self.push_health_once()
-                    next_health = self._ctx.clock().timestamp() + self._health_every_s
-                if self.forward_once() == 0:
+        wake = self._ctx.forward_wake
+        with ThreadPoolExecutor(PUSHES_IN_FLIGHT, thread_name_prefix="relay-push") as pool:
+            pushes: set[Future[int]] = set()
+            while not stop.is_set():
+                try:
+                    if self._ctx.clock().timestamp() >= next_health:
+                        self.push_health_once()
+                        next_health = self._ctx.clock().timestamp() + self._health_every_s
+                    wake.clear()
+                    while len(pushes) < PUSHES_IN_FLIGHT and (claimed := self._claim()):
+                        pushes.add(pool.submit(self._push, claimed))
+                    if pushes:
+                        finished, pushes = wait(pushes, return_when=FIRST_COMPLETED)
+                        for push in finished:
+                            push.result()
+                    else:
+                        self._update_depth()
+                        wake.wait(self._idle_wait_s)
+                except Exception:  # a store hiccup must not end forwarding for good
+                    logger.exception("forwarder iteration failed")
                     stop.wait(self._idle_wait_s)
-            except Exception:  # a store hiccup must not end forwarding for good
-                logger.exception("forwarder iteration failed")
-                stop.wait(self._idle_wait_s)
+            for push in pushes:
+                push.exception()  # waits; a failed push's rows come due when their lease ends
 
 
 def _describe(exc: grpc.RpcError) -> str:

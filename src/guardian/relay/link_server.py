@@ -28,6 +28,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from guardian.common import faults
 from guardian.contracts.pb.guardian.v1 import link_pb2, link_pb2_grpc
+from guardian.relay.archive.servicer import add_archive
 from guardian.relay.context import RelayContext
 from guardian.relay.enroll import EnrollmentServicer, Redeemer
 from guardian.relay.pki import CertificateRejected, EdgeIdentity
@@ -187,35 +188,38 @@ class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
 
     def _store(self, identity: EdgeIdentity, batch: link_pb2.EventBatch) -> link_pb2.Ack:
         """Store the batch in one transaction; the Ack is built only after the commit."""
-        accepted: dict[int, dict[str, Any]] = {}
+        accepted: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # event, summary
         rejected: list[link_pb2.Rejection] = []
         for item in batch.items:
             try:
                 if item.WhichOneof("payload") != "event":
                     raise ValueError("unknown outbox payload")
                 event = event_json(item.event)
-                summarize(event, tenant_id=identity.tenant_id, site_id=identity.site_id)
+                summary = summarize(event, tenant_id=identity.tenant_id, site_id=identity.site_id)
             except ValueError as exc:
                 rejected.append(link_pb2.Rejection(outbox_id=item.outbox_id, reason=str(exc)))
             else:
-                accepted[item.outbox_id] = event
+                accepted[item.outbox_id] = (event, summary)
         ttl = dt.timedelta(days=self._ctx.settings.cache_days)
         while True:
             now = self._ctx.clock()
             try:
                 with self._ctx.sessions.begin() as session:
-                    store_batch(
+                    queued = store_batch(
                         session,
                         identity.tenant_id,
                         identity.site_id,
-                        list(accepted.values()),
+                        [event for event, _ in accepted.values()],
                         now,
                         ttl=ttl,
+                        summaries=[summary for _, summary in accepted.values()],
                     )
                     touch(session, identity.site_id, now)
+                if queued:
+                    self._ctx.forward_wake.set()
                 break
             except EventConflict as exc:
-                for outbox_id in [o for o, e in accepted.items() if e["id"] == exc.event_id]:
+                for outbox_id in [o for o, (e, _) in accepted.items() if e["id"] == exc.event_id]:
                     del accepted[outbox_id]
                     rejected.append(link_pb2.Rejection(outbox_id=outbox_id, reason=str(exc)))
         faults.hit(BEFORE_ACK)
@@ -265,6 +269,7 @@ class LinkServer:
         link_pb2_grpc.add_EnrollmentServicer_to_server(
             EnrollmentServicer(ctx, redeem), self.grpc_server
         )
+        self.archive = add_archive(self.grpc_server, ctx, self.peers.of_peer)
         inner_port = self.grpc_server.add_insecure_port("127.0.0.1:0")
         context = server_tls_context(cert_path, key_path, ctx.ca.cert_pem)
         self.front = TlsFront(context, settings.host, settings.link_port, inner_port, self.peers)

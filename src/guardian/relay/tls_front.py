@@ -19,7 +19,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT_S = 10.0
-CHUNK = 65536
+CHUNK = 1 << 20  # 1 MiB reads: clip uploads are bytes-bound here
 
 
 class PeerCertificates:
@@ -121,6 +121,7 @@ class TlsFront:
         assert task is not None
         self._tasks.add(task)
         port = None
+        inner_writer: asyncio.StreamWriter | None = None
         try:
             tls = writer.get_extra_info("ssl_object")
             der = tls.getpeercert(binary_form=True) if tls is not None else None
@@ -131,8 +132,14 @@ class TlsFront:
             if der:
                 self._peers.add(port, der)
             await asyncio.gather(_pump(reader, inner_writer), _pump(inner_reader, writer))
-        except (OSError, asyncio.CancelledError):
+        except OSError:
             _close(writer)
+        except asyncio.CancelledError:
+            # Stopping: drop both sockets now. A TLS close would wait for the peer's
+            # close_notify after this loop has ended, leaving the socket open.
+            for open_writer in (writer, inner_writer):
+                if open_writer is not None:
+                    open_writer.transport.abort()
         finally:
             if port is not None:
                 self._peers.remove(port)

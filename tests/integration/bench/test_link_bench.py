@@ -32,6 +32,7 @@ def test_small_run_reports_goals_and_figures(pg_server: str) -> None:
     assert report["bench"] == "link" and report["events"] == 300
     assert report["steady_rate_per_s"] == 100 and report["steady_events"] == 200
     assert report["events_per_s"] > 0 and report["baseline_events_per_s"] > 0
+    assert report["concurrent_events_per_s"] > 0 and report["edge_commit_events_per_s"] > 0
     assert 0 < report["latency_ms_p50"] <= report["latency_ms_p99"]
     assert report["link_baseline_ratio"] == pytest.approx(
         report["events_per_s"] / report["baseline_events_per_s"], rel=0.01

@@ -550,3 +550,19 @@ def test_relay_settings_read_the_relay_prefix_and_describe_every_field(
 def test_relay_settings_refuse_nonsense(values: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         RelaySettings(**values)
+
+
+def test_summaries_made_by_the_caller_are_used_and_must_match_the_events(
+    relay_db: RelayDb,
+) -> None:
+    batch = [event(n) for n in range(1, 151)]  # larger than one insertmanyvalues page
+    summaries = [summarize(e, tenant_id=TENANT, site_id=SITE) for e in batch]
+    with relay_db.sessions.begin() as s:
+        queued = store_batch(s, TENANT, SITE, batch, NOW, summaries=summaries)
+    assert queued == [e["id"] for e in batch]
+    with relay_db.sessions() as s:
+        assert _count(s, CachedEvent) == 150
+        stored = s.scalars(select(ForwardQueue.summary).order_by(ForwardQueue.id))
+        assert list(stored) == summaries
+    with relay_db.sessions.begin() as s, pytest.raises(ValueError, match="one summary per"):
+        store_batch(s, TENANT, SITE, [event(200)], NOW, summaries=[])

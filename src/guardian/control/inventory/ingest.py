@@ -35,7 +35,7 @@ OTHER_TENANT = "event id belongs to another tenant"
 UNKNOWN_SITE = "site is not a site of this tenant"
 
 
-def _insert(session: Session, table: type[Any]) -> postgresql.Insert | sqlite.Insert:
+def _insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """A dialect ``INSERT`` that supports ``on_conflict_do_nothing``."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -196,13 +196,14 @@ def upsert_events(
     ]
     created: set[str] = set()
     if rows:
+        # executemany of one cached statement: a multi-row .values(rows) is compiled anew
+        # for every batch, which cost more than the database work.
         statement = (
-            _insert(session, Event)
-            .values(rows)
+            _insert(session, Event.__table__)
             .on_conflict_do_nothing(index_elements=["id"])
-            .returning(Event.id)
+            .returning(Event.__table__.c.id)
         )
-        created = set(session.scalars(statement))
+        created = set(session.execute(statement, rows).scalars())
     results: dict[int, IngestResult] = {}
     fresh = [event_id for event_id in first if event_id in created]
     record_changes(session, tenant_id, fresh, "created")

@@ -1,9 +1,11 @@
 """The edge's end of the link: one mTLS stream to the relay that drains the outbox.
 
-Per stream: Hello → Welcome; then one EventBatch in flight at a time, whose acked rows are
-deleted in one transaction; heartbeats both ways; telemetry every few seconds; commands
-from the relay answered with CommandResult. Any failure drops the stream and the
-maintainer reconnects with capped, jittered backoff; unacked rows are simply read again.
+Per stream: Hello → Welcome; then a window of up to ``WINDOW`` EventBatches in flight, each
+read after the last row already sent (so a row goes out once per stream, in outbox order),
+acks matched by batch_id and their rows deleted in one transaction; heartbeats both ways;
+telemetry every few seconds; commands from the relay answered with CommandResult. Any
+failure drops the stream and the maintainer reconnects with capped, jittered backoff;
+unacked rows are simply read again (the relay is idempotent by event id and version).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from guardian.contracts.pb.guardian.v1 import link_pb2, link_pb2_grpc
 from guardian.edge.camera.backoff import Backoff
 from guardian.edge.context import EdgeContext
 from guardian.edge.link import outbox, telemetry
+from guardian.edge.link.camera_command import run_update_camera_config
 from guardian.edge.link.enroll import LinkInfo, link_dir
 from guardian.edge.link.identity import EdgeIdentityFiles, IdentityError, LinkCredentials
 from guardian.edge.link.media import MediaUploader
@@ -34,7 +37,11 @@ logger = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 WELCOME_TIMEOUT_S = 10.0
 DEFAULT_HEARTBEAT_S = 10
-IDLE_POLL_S = 0.25
+#: With nothing to send, look for new outbox rows this often (bounds the link's latency).
+IDLE_POLL_S = 0.05
+#: EventBatches sent before the oldest is acked: hides the round trip and the edge's own
+#: reads and deletes behind the relay's work. The relay handles a stream's messages in order.
+WINDOW = 4
 _REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
 
@@ -120,10 +127,20 @@ class LinkMaintainer(threading.Thread):
         self._backoff = backoff or Backoff(1.0, self._settings.reconnect_max_seconds)
         self._process_started = time.time()
         self._last_acked = ""
+        self._read_sessions = ctx.sessions
         self.connects = 0
         self.last_error: str | None = None
 
     def run(self) -> None:
+        reader = outbox.reader_engine(self._ctx.engine)
+        self._read_sessions = outbox.reader_sessions(self._ctx.engine, reader)
+        try:
+            self._maintain()
+        finally:
+            if reader is not None:
+                reader.dispose()
+
+    def _maintain(self) -> None:
         while not self._stop_event.is_set():
             welcomed_before = self.connects
             try:
@@ -182,21 +199,21 @@ class LinkMaintainer(threading.Thread):
             certificate_chain=credentials.certificate_chain,
         )
         # Not a context manager: leaving it would wait for an upload still running.
-        commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="link-command")
+        commands = _CommandPools()
         with grpc.secure_channel(relay, channel_credentials) as channel:
             stub = link_pb2_grpc.EdgeLinkStub(channel)
             stream = _Stream(stub)
             try:
                 self._converse(stream, stub, commands, credentials.site_id)
             finally:
-                commands.shutdown(wait=False, cancel_futures=True)
+                commands.shutdown()
                 stream.close()
 
     def _converse(
         self,
         stream: _Stream,
         stub: link_pb2_grpc.EdgeLinkStub,
-        commands: ThreadPoolExecutor,
+        commands: _CommandPools,
         site_id: str,
     ) -> None:
         hello = link_pb2.Hello(
@@ -217,13 +234,15 @@ class LinkMaintainer(threading.Thread):
         logger.info("link up", extra={"relay_id": welcome.relay_id, "heartbeat_s": interval})
         heard = next_beat = next_telemetry = time.monotonic()
         seq = 0
-        in_flight: _InFlight | None = None
+        in_flight: dict[str, _InFlight] = {}  # insertion order: oldest first
+        sent_up_to = 0  # the highest outbox id sent on this stream
         while not self._stop_event.is_set():
             now = time.monotonic()
             if now - heard > 3 * interval:
                 raise LinkDropped(f"the relay was silent for {now - heard:.1f} s")
-            if in_flight is not None and now > in_flight.deadline:
-                raise LinkDropped(f"no ack for batch {in_flight.batch_id}")
+            oldest = next(iter(in_flight.values()), None)
+            if oldest is not None and now > oldest.deadline:
+                raise LinkDropped(f"no ack for batch {oldest.batch_id}")
             if now >= next_beat:
                 seq += 1
                 beat = link_pb2.Heartbeat(sent_at=outbox.timestamp(_now()), seq=seq)
@@ -232,27 +251,45 @@ class LinkMaintainer(threading.Thread):
             if now >= next_telemetry:
                 stream.send(link_pb2.EdgeMessage(telemetry=self._telemetry()))
                 next_telemetry = now + self._settings.telemetry_seconds
-            if in_flight is None:
-                in_flight = self._send_batch(stream, limit)
-            # With nothing in flight, wake up now and then to look for new outbox rows.
-            idle_until = time.monotonic() + IDLE_POLL_S
-            due = min(next_beat, next_telemetry, in_flight.deadline if in_flight else idle_until)
+            if not in_flight:
+                # SQLite hands out ids again once the table is empty: with nothing in
+                # flight, read from the start (unacked leftovers are simply sent again).
+                sent_up_to = 0
+            sent = self._send_batch(stream, limit, sent_up_to) if len(in_flight) < WINDOW else None
+            if sent is not None:
+                in_flight[sent.batch_id] = sent
+                sent_up_to = max(sent.sent_ids)
+                continue  # fill the window before waiting
+            # With the window not full, wake up now and then to look for new outbox rows.
+            due = min(next_beat, next_telemetry)
+            if len(in_flight) < WINDOW:
+                due = min(due, time.monotonic() + IDLE_POLL_S)
+            if in_flight:
+                due = min(due, next(iter(in_flight.values())).deadline)
             message = stream.receive(due - time.monotonic())
             if message is None:
                 continue
+            # Whatever else has arrived too: their acks cost one deletion, not one each.
+            messages = [message]
+            while len(messages) <= WINDOW and (more := stream.receive(0)) is not None:
+                messages.append(more)
             heard = time.monotonic()
-            kind = message.WhichOneof("body")
-            if kind == "ack" and in_flight is not None:
-                if message.ack.batch_id == in_flight.batch_id:
-                    self._apply_ack(in_flight, message.ack)
-                    in_flight = None
-            elif kind == "command":
-                command = message.command
-                commands.submit(self._run_command, stream, stub, command)
+            acks: list[tuple[_InFlight, link_pb2.Ack]] = []
+            for message in messages:
+                kind = message.WhichOneof("body")
+                if kind == "ack":
+                    acked = in_flight.pop(message.ack.batch_id, None)
+                    if acked is not None:
+                        acks.append((acked, message.ack))
+                elif kind == "command":
+                    pool = commands.pool_for(message.command)
+                    pool.submit(self._run_command, stream, stub, message.command)
+            if acks:
+                self._apply_acks(acks)
 
-    def _send_batch(self, stream: _Stream, limit: int) -> _InFlight | None:
-        with self._ctx.sessions() as session:
-            rows = outbox.read_batch(session, limit)
+    def _send_batch(self, stream: _Stream, limit: int, after_id: int) -> _InFlight | None:
+        with self._read_sessions() as session:
+            rows = outbox.read_batch(session, limit, after_id=after_id)
         if not rows:
             return None
         prepared = outbox.build_batch(str(uuid.uuid4()), rows)
@@ -274,17 +311,19 @@ class LinkMaintainer(threading.Thread):
             prepared.batch.batch_id, prepared.sent_ids, time.monotonic() + self._ack_timeout_s
         )
 
-    def _apply_ack(self, in_flight: _InFlight, ack: link_pb2.Ack) -> None:
+    def _apply_acks(self, acks: list[tuple[_InFlight, link_pb2.Ack]]) -> None:
+        """Delete the rows these acks settle, in one transaction."""
         faults.hit("link.edge.after_ack_before_delete")
-        ids = outbox.deletable_ids(in_flight.sent_ids, ack)
+        ids = [i for in_flight, ack in acks for i in outbox.deletable_ids(in_flight.sent_ids, ack)]
         with self._ctx.sessions.begin() as session:
             outbox.delete_rows(session, ids)
-        for rejection in ack.rejected:
-            logger.error(
-                "the relay rejected an outbox row",
-                extra={"outbox_id": rejection.outbox_id, "reason": rejection.reason},
-            )
-        self._last_acked = in_flight.batch_id
+        for _, ack in acks:
+            for rejection in ack.rejected:
+                logger.error(
+                    "the relay rejected an outbox row",
+                    extra={"outbox_id": rejection.outbox_id, "reason": rejection.reason},
+                )
+        self._last_acked = acks[-1][0].batch_id
         self._ctx.metrics.outbox_depth.dec(len(ids))
 
     def _refresh_depth(self) -> outbox.OutboxDepth:
@@ -312,6 +351,8 @@ class LinkMaintainer(threading.Thread):
         try:
             if action == "stream_clip":
                 error = self._media.stream_clip(stub, command.command_id, command.stream_clip)
+            elif action == "update_camera_config":
+                error = run_update_camera_config(self._ctx.sessions, command.update_camera_config)
             else:
                 error = "unsupported"
         except (OSError, grpc.RpcError) as exc:
@@ -320,3 +361,23 @@ class LinkMaintainer(threading.Thread):
             command_id=command.command_id, ok=error is None, error=error or ""
         )
         stream.send(link_pb2.EdgeMessage(command_result=result))
+
+
+class _CommandPools:
+    """Where relay commands run: media uploads side by side (a browser asks for the clip,
+    the snapshot and ranges of them at once), every other command one at a time in the
+    order it came (two camera-config updates must land in order).
+    """
+
+    MEDIA_WORKERS = 4
+
+    def __init__(self) -> None:
+        self.media = ThreadPoolExecutor(self.MEDIA_WORKERS, thread_name_prefix="link-media")
+        self.ordered = ThreadPoolExecutor(1, thread_name_prefix="link-command")
+
+    def pool_for(self, command: link_pb2.Command) -> ThreadPoolExecutor:
+        return self.media if command.WhichOneof("action") == "stream_clip" else self.ordered
+
+    def shutdown(self) -> None:
+        for pool in (self.media, self.ordered):
+            pool.shutdown(wait=False, cancel_futures=True)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from guardian.common.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite, session_factory
 from guardian.contracts.pb.guardian.v1 import link_pb2
 from guardian.edge.store.tables import Outbox
 
@@ -154,9 +155,36 @@ def deletable_ids(sent_ids: Iterable[int], ack: link_pb2.Ack) -> list[int]:
     return sorted(i for i in set(sent_ids) if i in done)
 
 
-def read_batch(session: Session, limit: int) -> list[OutboxRow]:
-    """Up to ``limit`` outbox rows with the smallest ids, in id order."""
-    rows = session.scalars(select(Outbox).order_by(Outbox.id).limit(limit)).all()
+def _read_only(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.close()
+
+
+def reader_engine(engine: Engine) -> Engine | None:
+    """A read-only engine on ``engine``'s SQLite file whose reads take no lock; None otherwise.
+
+    The edge's engine starts every transaction with ``BEGIN IMMEDIATE`` (the write lock), so
+    reading the outbox through it would queue behind every writer of the edge. In WAL mode
+    a plain SELECT outside a transaction reads the last commit without any lock.
+    """
+    if not is_sqlite(engine):
+        return None
+    reader = create_engine(engine.url, connect_args={"check_same_thread": False})
+    event.listen(reader, "connect", _read_only)
+    return reader
+
+
+def reader_sessions(engine: Engine, reader: Engine | None) -> sessionmaker[Session]:
+    """Sessions for reading the outbox: on ``reader`` when there is one, else on ``engine``."""
+    return session_factory(reader if reader is not None else engine)
+
+
+def read_batch(session: Session, limit: int, *, after_id: int = 0) -> list[OutboxRow]:
+    """Up to ``limit`` outbox rows with the smallest ids above ``after_id``, in id order."""
+    query = select(Outbox).where(Outbox.id > after_id).order_by(Outbox.id).limit(limit)
+    rows = session.scalars(query).all()
     return [OutboxRow(r.id, r.topic, r.key, dict(r.payload), r.created_at) for r in rows]
 
 

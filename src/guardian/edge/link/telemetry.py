@@ -1,4 +1,4 @@
-"""Telemetry samples for the link: the box (psutil), its cameras and the outbox."""
+"""Telemetry samples for the link: the box (psutil), its cameras, capture ingest, the outbox."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ import time
 from pathlib import Path
 
 import psutil
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from guardian.contracts.pb.guardian.v1 import link_pb2
 from guardian.edge.link.outbox import OutboxDepth, timestamp
-from guardian.edge.store.tables import CameraStatus
+from guardian.edge.store import queue
+from guardian.edge.store.tables import CameraStatus, Capture, Device
+
+#: A device heard from within this many seconds counts as online.
+DEVICE_ONLINE_S = 300.0
 
 
 def camera_telemetry(row: CameraStatus) -> link_pb2.CameraTelemetry:
@@ -44,6 +48,34 @@ def cameras(session: Session) -> list[link_pb2.CameraTelemetry]:
     """Every camera's latest status, by name."""
     rows = session.scalars(select(CameraStatus).order_by(CameraStatus.name)).all()
     return [camera_telemetry(r) for r in rows]
+
+
+def ingest_metrics(
+    session: Session, since: dt.datetime, now: dt.datetime
+) -> link_pb2.IngestMetrics:
+    """Capture-ingest counters from the edge's store; captures counted from ``since``."""
+    online_after = now - dt.timedelta(seconds=DEVICE_ONLINE_S)
+    devices, online = session.execute(
+        select(
+            func.count(Device.id),
+            func.count(Device.id).filter(Device.last_seen_at >= online_after),
+        ).where(Device.revoked_at.is_(None))
+    ).one()
+    received, processed = session.execute(
+        select(
+            func.count(Capture.id),
+            func.count(Capture.id).filter(Capture.status == "processed"),
+        ).where(Capture.received_at >= since)
+    ).one()
+    jobs = queue.depth(session)
+    return link_pb2.IngestMetrics(
+        devices=int(devices or 0),
+        devices_online=int(online or 0),
+        captures_received=int(received or 0),
+        captures_processed=int(processed or 0),
+        jobs_queued=jobs.get("queued", 0),
+        jobs_dead=jobs.get("dead", 0),
+    )
 
 
 def _temperature() -> float | None:
@@ -85,9 +117,11 @@ def sample(
     now: dt.datetime,
 ) -> link_pb2.Telemetry:
     """One Telemetry message taken at ``now``."""
+    started = dt.datetime.fromtimestamp(process_started, dt.UTC)
     return link_pb2.Telemetry(
         sent_at=timestamp(now),
         box=box_metrics(data_dir, process_started),
+        ingest=ingest_metrics(session, started, now),
         outbox_depth=outbox.rows,
         outbox_oldest_age_s=outbox.oldest_age_s(now),
         cameras=cameras(session),

@@ -84,7 +84,7 @@ class EventPage:
     next_cursor: str | None
 
 
-def _insert(session: Session, table: type[Any]) -> postgresql.Insert | sqlite.Insert:
+def _insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """A dialect ``INSERT`` that supports ``on_conflict_do_nothing``."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -95,16 +95,24 @@ def _insert(session: Session, table: type[Any]) -> postgresql.Insert | sqlite.In
 
 
 def _latest(
-    events: Sequence[Mapping[str, Any]], tenant_id: str, site_id: str
+    events: Sequence[Mapping[str, Any]],
+    tenant_id: str,
+    site_id: str,
+    summaries: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, _Incoming]:
     """Each event id's highest version in the batch (first seen wins a tie), summarised.
 
     Summarising everything before writing anything makes a malformed event fail the batch
-    (``SummaryError``) with nothing written.
+    (``SummaryError``) with nothing written. ``summaries``: the events' summaries made
+    already by the caller (same order), so they are not made twice.
     """
+    if summaries is None:
+        summaries = [summarize(e, tenant_id=tenant_id, site_id=site_id) for e in events]
+    elif len(summaries) != len(events):
+        raise ValueError("one summary per event is needed")
     latest: dict[str, _Incoming] = {}
-    for event in events:
-        item = _Incoming(summarize(event, tenant_id=tenant_id, site_id=site_id), dict(event))
+    for event, summary in zip(events, summaries, strict=True):
+        item = _Incoming(summary, dict(event))
         known = latest.get(item.id)
         if known is None or item.version > known.version:
             latest[item.id] = item
@@ -138,13 +146,14 @@ def _create_new(
         {"id": eid, "tenant_id": tenant_id, "site_id": site_id, **_row(item, now, ttl)}
         for eid, item in sorted(latest.items())  # one lock order for concurrent batches
     ]
+    # executemany of one cached statement (batched by the driver's insertmanyvalues):
+    # a multi-row ``.values(rows)`` would be compiled afresh for every batch.
     statement = (
-        _insert(session, CachedEvent)
-        .values(values)
+        _insert(session, CachedEvent.__table__)
         .on_conflict_do_nothing(index_elements=["id"])
-        .returning(CachedEvent.id)
+        .returning(CachedEvent.__table__.c.id)
     )
-    return set(session.scalars(statement))
+    return set(session.execute(statement, values).scalars())
 
 
 def _advance_known(
@@ -210,9 +219,10 @@ def _enqueue(
         for item in items
     ]
     session.execute(
-        _insert(session, ForwardQueue)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["event_id", "version"])
+        _insert(session, ForwardQueue.__table__).on_conflict_do_nothing(
+            index_elements=["event_id", "version"]
+        ),
+        values,
     )
 
 
@@ -224,6 +234,7 @@ def store_batch(
     now: dt.datetime,
     *,
     ttl: dt.timedelta = DEFAULT_TTL,
+    summaries: Sequence[dict[str, Any]] | None = None,
 ) -> list[str]:
     """Cache a batch of edge events and queue their summaries, in ``session``'s transaction.
 
@@ -232,8 +243,9 @@ def store_batch(
     empty list means the batch was a redelivery. On success the whole batch is held and
     may be acknowledged. Raises ``SummaryError`` for a malformed event and
     ``EventConflict`` for an id held for another site; the caller must then roll back.
+    ``summaries`` (optional) are the events' summaries, in order, if the caller made them.
     """
-    latest = _latest(events, tenant_id, site_id)
+    latest = _latest(events, tenant_id, site_id, summaries)
     if not latest:
         return []
     created = _create_new(session, latest, tenant_id, site_id, now, ttl)

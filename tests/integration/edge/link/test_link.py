@@ -335,3 +335,33 @@ def test_outbox_depth_gauge_and_warning_when_above_the_threshold(
     assert any(r.getMessage() == "the outbox is growing" for r in caplog.records)
     with ctx.sessions() as session:
         assert session.scalar(select(func.count(Outbox.id))) == 5
+
+
+def test_a_window_of_batches_drains_in_order_and_rows_refilled_after_a_drain_still_go(
+    tmp_path: Path, ca: CertificateAuthority, state: RelayState, relay: RelayServer
+) -> None:
+    # SQLite hands out outbox ids again once the table is empty: a second wave with the
+    # same ids must not be mistaken for rows already sent on this stream.
+    ctx = make_edge(tmp_path, relay.link_port, batch_size=25)
+    enrol(ca, ctx)
+    first = fill_outbox(ctx, 300)
+    with Running(ctx) as maintainer:
+        wait_for(lambda: not outbox_ids(ctx))
+        first_ids = [i for batch in state.batches for i in batch]
+        assert first_ids == sorted(first_ids) and len(first_ids) == 300
+        with ctx.sessions.begin() as session:
+            for n in range(40):
+                session.add(
+                    Outbox(
+                        topic="event.upsert",
+                        key=f"late-{n}",
+                        payload=event_payload(f"late-{n:03d}"),
+                        created_at=T0,
+                    )
+                )
+        assert min(outbox_ids(ctx)) <= max(first_ids)  # ids came round again
+        wait_for(lambda: not outbox_ids(ctx))
+
+    assert set(state.events) == first | {f"late-{n:03d}" for n in range(40)}
+    assert maintainer.connects == 1
+    assert len(state.batches) == 12 + 2
