@@ -37,15 +37,25 @@ def _with_system_session(
 def relay_add(
     name: Annotated[str, typer.Argument(help="Relay name (unique).")],
     url: Annotated[str, typer.Option("--url", help="Where sites reach the relay.")],
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="Where browsers reach the relay's HTTP API (clip and snapshot playback).",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     json_out: JsonOut = False,
 ) -> None:
     """Add a relay; prints its token once (`{"relay_id", "name", "token"}` with --json)."""
+    from guardian.control.playback import validate_public_url
     from guardian.control.tenancy.relays import create_relay
 
     def work(session: Session) -> dict[str, str]:
         relay, token = create_relay(session, name=name, url=url)
+        if public_url is not None:
+            relay.public_url = validate_public_url(public_url)
         return {"relay_id": relay.id, "name": relay.name, "token": token}
 
     made = _with_system_session(data_dir, database_url, work)
@@ -91,6 +101,7 @@ def relay_list(
                 "relay_id": r.id,
                 "name": r.name,
                 "url": r.url,
+                "public_url": r.public_url,
                 "health": r.health,
                 "last_seen_at": r.last_seen_at.isoformat() if r.last_seen_at else None,
                 "tenants": tenants_of(session, r.id),

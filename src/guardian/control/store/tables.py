@@ -138,6 +138,8 @@ class Relay(Base):
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     url: Mapped[str] = mapped_column(Text)
+    # Browser-facing base URL of the relay's HTTP API (clip playback); None: not set.
+    public_url: Mapped[str | None] = mapped_column(Text, default=None)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     health: Mapped[str] = mapped_column(String(16), default="unknown")
     last_seen_at: Mapped[dt.datetime | None]

@@ -69,6 +69,8 @@ def _details(action: EventAction) -> dict[str, Any]:
         "person_count": action.person_count if action.person_count is not None else None,
         "peak_person_count": action.peak_person_count,
         "best_at": utc(action.best_ts).isoformat(),
+        # The snapshot's box (its frame's pixels), drawn by the UI over the snapshot.
+        "best_box": [round(v, 1) for v in action.best_box],
         "key": action.key,
     }
 

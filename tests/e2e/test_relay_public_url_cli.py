@@ -1,0 +1,29 @@
+"""``guardian control relay add --public-url``: where browsers reach the relay's media."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.cli import run_cli
+
+
+def test_relay_add_stores_and_lists_the_public_url_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    data_dir = ["--data-dir", str(tmp_path / "control")]
+    added = run_cli(
+        "control", "relay", "add", "eu-1", "--url", "https://relay.example:8731",
+        "--public-url", "https://media.relay.example/", *data_dir, "--json",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    bad = run_cli(
+        "control", "relay", "add", "eu-2", "--url", "https://relay.example",
+        "--public-url", "media.relay.example", *data_dir, "--json",
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert "public url" in bad.stderr
+    listed = run_cli("control", "relay", "list", *data_dir, "--json")
+    relays = json.loads(listed.stdout)["relays"]
+    # The refused relay was not added either (one transaction).
+    assert [(r["name"], r["public_url"]) for r in relays] == [
+        ("eu-1", "https://media.relay.example")
+    ]
