@@ -61,6 +61,7 @@ def add_hook(ctx: ControlContext, when: str, hook: Hook) -> None:
 
 def create_app(ctx: ControlContext) -> FastAPI:
     """The control plane API bound to ``ctx``."""
+    from guardian.control import web
     from guardian.control.api import (
         auth,
         cameras,
@@ -70,6 +71,7 @@ def create_app(ctx: ControlContext) -> FastAPI:
         notes,
         ops,
         plan,
+        playback,
         relays,
         sites,
         stream,
@@ -101,9 +103,23 @@ def create_app(ctx: ControlContext) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected)
     # Order matters for path matching: fixed paths (/events/summary, /events/stream)
     # before /events/{id}.
-    features = (ops, auth, users, sites, relays, cameras, plan, stream, notes, events, ingest)
+    features = (
+        ops,
+        auth,
+        users,
+        sites,
+        relays,
+        cameras,
+        plan,
+        stream,
+        notes,
+        playback,
+        events,
+        ingest,
+    )
     for feature in features:
         feature.install(app, ctx)
         app.include_router(feature.router)
+    web.install(app, ctx)  # the UI's pages and static files (no /api paths)
     middleware.install(app, ctx)
     return app
