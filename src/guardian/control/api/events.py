@@ -8,23 +8,50 @@ fallback).
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+import logging
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Path, Query
-from pydantic import AwareDatetime
+from fastapi.responses import Response
+from pydantic import AwareDatetime, TypeAdapter
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from guardian.common.api_errors import BadRequest
-from guardian.control.api.deps import ContextDep, PrincipalDep, TenantSessionDep
+from guardian.control.api.deps import (
+    VERIFIER,
+    ContextDep,
+    PrincipalDep,
+    TenantSessionDep,
+    refresh_in_background,
+)
+from guardian.control.api.middleware import bearer_of
 from guardian.control.app import SHUTDOWN, STARTUP, add_hook
+from guardian.control.auth.principal import Principal
 from guardian.control.context import ControlContext
+from guardian.control.db import Database
 from guardian.control.inventory.cursor import decode_cursor
-from guardian.control.inventory.queries import EventFilter, event_detail, list_events, summarize
+from guardian.control.inventory.queries import (
+    EventFilter,
+    event_detail,
+    page_json,
+    page_rows,
+    rows_page,
+    summarize,
+    timeline_statement,
+)
 from guardian.control.inventory.retention import EventRetentionCleanup
 from guardian.control.inventory.schemas import EventDetailOut, EventPage, EventSummaryOut
 from guardian.control.inventory.search import MAX_QUERY_CHARS
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
+TIMELINE_PATH = "/api/v1/events"
 RETENTION_SERVICE = "inventory.retention"
+FAST_PATH = "events.fast_path"  # ctx.services key of the TimelineFastPath
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 _ERRORS: dict[int | str, dict[str, str]] = {
@@ -37,6 +64,18 @@ SinceQ = Annotated[
     AwareDatetime | None, Query(description="RFC 3339; events that started at or after it.")
 ]
 UntilQ = Annotated[AwareDatetime | None, Query(description="RFC 3339; events started before it.")]
+TypeQ = Annotated[str | None, Query(max_length=64, examples=["interaction_detected"])]
+HasNotesQ = Annotated[bool | None, Query(description="Only events with/without notes.")]
+TextQ = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        description="Free text: labels, camera names, notes.",
+    ),
+]
+LimitQ = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+CursorQ = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
 @router.get(
@@ -47,27 +86,21 @@ UntilQ = Annotated[AwareDatetime | None, Query(description="RFC 3339; events sta
     "next, older page. Events arriving meanwhile are neither skipped nor repeated.",
     responses={**_ERRORS, 400: {"description": "Invalid cursor"}},
 )
-def get_events(
+async def get_events(
     ctx: ContextDep,
     principal: PrincipalDep,
-    session: TenantSessionDep,
     camera: CameraQ = None,
     site: SiteQ = None,
-    type: Annotated[str | None, Query(max_length=64, examples=["interaction_detected"])] = None,
+    type: TypeQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
-    has_notes: Annotated[bool | None, Query(description="Only events with/without notes.")] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=MAX_QUERY_CHARS,
-            description="Free text: labels, camera names, notes.",
-        ),
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-) -> EventPage:
+    has_notes: HasNotesQ = None,
+    q: TextQ = None,
+    limit: LimitQ = DEFAULT_LIMIT,
+    cursor: CursorQ = None,
+) -> Response:
+    # The hot path of the API (see also TimelineFastPath): pydantic writes the JSON from
+    # plain rows, the same bytes the EventPage model would give.
     after = None
     if cursor is not None:
         try:
@@ -75,14 +108,45 @@ def get_events(
         except ValueError as exc:
             raise BadRequest(f"invalid cursor: {exc}") from exc
     filters = EventFilter(camera, site, type, since, until, has_notes, q)
-    if q is not None and ctx.db.postgres:
-        # Trigram search runs in the owner's session (see list_events): RLS would keep
-        # PostgreSQL from using the index for the non-LEAKPROOF ILIKE.
-        with ctx.db.system() as lookup:
-            return list_events(
-                session, principal.tenant_id, filters, limit=limit, after=after, lookup=lookup
-            )
-    return list_events(session, principal.tenant_id, filters, limit=limit, after=after)
+    body = await timeline_json(ctx.db, principal.tenant_id, filters, limit, after)
+    return Response(body, media_type="application/json")
+
+
+async def timeline_json(
+    db: Database,
+    tenant_id: str,
+    filters: EventFilter,
+    limit: int,
+    after: tuple[dt.datetime, str] | None,
+) -> bytes:
+    """The body of a timeline page (``EventPage`` JSON, written by pydantic from rows).
+
+    On PostgreSQL without free text the read is asyncio (``AsyncTenantReads``: one round
+    trip, no worker thread); otherwise a worker thread reads through a tenant connection.
+    """
+    if db.reads is not None and filters.q is None:
+        dialect = db.engine.dialect
+        sql, params = timeline_statement(dialect, tenant_id, filters, limit=limit, after=after)
+        return page_json(rows_page(await db.reads.rows(tenant_id, sql, params), limit))
+    return await run_in_threadpool(_timeline_json, db, tenant_id, filters, limit, after)
+
+
+def _timeline_json(
+    db: Database,
+    tenant_id: str,
+    filters: EventFilter,
+    limit: int,
+    after: tuple[dt.datetime, str] | None,
+) -> bytes:
+    with db.tenant_connection(tenant_id) as conn:
+        if filters.q is not None and db.postgres:
+            # Trigram search runs in the owner's session (see page_rows): RLS would keep
+            # PostgreSQL from using the index for the non-LEAKPROOF ILIKE.
+            with db.system() as lookup:
+                page = page_rows(conn, tenant_id, filters, limit=limit, after=after, lookup=lookup)
+        else:
+            page = page_rows(conn, tenant_id, filters, limit=limit, after=after)
+    return page_json(page)
 
 
 @router.get(
@@ -106,7 +170,7 @@ def get_summary(
 @router.get(
     "/{event_id}",
     response_model=EventDetailOut,
-    summary="One event with its notes",
+    summary="One event with its notes and archive",
     responses={**_ERRORS, 404: {"description": "No such event in your tenant"}},
 )
 def get_event(
@@ -117,11 +181,101 @@ def get_event(
     return event_detail(session, principal.tenant_id, event_id)
 
 
+# Query parameters of the timeline as the route declares them, for TimelineFastPath.
+_FAST_PARAMS: dict[str, TypeAdapter[Any]] = {
+    "camera": TypeAdapter(CameraQ),
+    "site": TypeAdapter(SiteQ),
+    "type": TypeAdapter(TypeQ),
+    "since": TypeAdapter(SinceQ),
+    "until": TypeAdapter(UntilQ),
+    "has_notes": TypeAdapter(HasNotesQ),
+    "limit": TypeAdapter(LimitQ),
+    "cursor": TypeAdapter(CursorQ),
+}
+
+
+def fast_arguments(
+    query_string: bytes,
+) -> tuple[EventFilter, int, tuple[dt.datetime, str] | None] | None:
+    """The timeline's filter, limit and position from a query string, validated with the
+    route's own parameter types; None for anything the route should judge itself (free
+    text, a repeated or empty parameter, an invalid value or cursor).
+    """
+    values: dict[str, str] = {}
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name == "q" or (name in _FAST_PARAMS and (name in values or not value)):
+            return None
+        if name in _FAST_PARAMS:
+            values[name] = value
+    try:
+        got = {name: _FAST_PARAMS[name].validate_python(value) for name, value in values.items()}
+        after = decode_cursor(got["cursor"]) if "cursor" in got else None
+    except ValueError:  # pydantic's ValidationError and InvalidCursor are ValueErrors
+        return None
+    keys = ("camera", "site", "type", "since", "until", "has_notes")
+    filters = EventFilter(*(got.get(key) for key in keys))
+    return filters, got.get("limit", DEFAULT_LIMIT), after
+
+
+class TimelineFastPath:
+    """``GET /api/v1/events`` without FastAPI's routing and dependency resolution, for a
+    plainly valid request whose token this process verified moments ago (the timeline is
+    the API's hottest call: a client pages and polls it with one token).
+
+    Everything else goes to the route, which answers as always: a token not in the
+    verifier's cache (verified there, then cached), free text, anything
+    ``fast_arguments`` does not accept, SQLite, and any error while reading (the route
+    reads again and reports it). The answer is the route's, byte for byte; the outer
+    middleware (rate limits, security headers, request id, metrics, log) applies alike.
+    """
+
+    def __init__(self, app: ASGIApp, ctx: ControlContext) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.route = next(r for r in router.routes if getattr(r, "path", "") == TIMELINE_PATH)
+        self.served = 0  # requests answered here (tests, debugging)
+        ctx.services[FAST_PATH] = self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == TIMELINE_PATH and scope["method"] == "GET":
+            response = await self._answer(scope)
+            if response is not None:
+                scope["route"] = self.route  # the metrics' route label, as routing sets it
+                self.served += 1
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, scope: Scope) -> Response | None:
+        db, verifier = self.ctx.db, self.ctx.services.get(VERIFIER)
+        token = bearer_of(Headers(scope=scope))
+        if db.reads is None or verifier is None or token is None:
+            return None
+        principal: Principal | None = verifier.cached(token)
+        arguments = fast_arguments(scope["query_string"]) if principal else None
+        if principal is None or arguments is None:
+            return None
+        refresh_in_background(verifier, token)
+        filters, limit, after = arguments
+        try:
+            body = await timeline_json(db, principal.tenant_id, filters, limit, after)
+        except Exception as exc:
+            logger.warning("timeline fast path: %s; the route answers", type(exc).__name__)
+            return None
+        scope.setdefault("state", {})["principal"] = principal
+        return Response(body, media_type="application/json")
+
+
 def install(app: FastAPI, ctx: ControlContext) -> None:
-    """Start the event retention cleanup with the app (once per context)."""
+    """Serve the timeline's fast path; start the event retention cleanup with the app and
+    close the timeline's connections when it stops (once per context).
+    """
+    app.add_middleware(TimelineFastPath, ctx=ctx)  # innermost: inside every other middleware
     if RETENTION_SERVICE in ctx.services:
         return
     cleanup = EventRetentionCleanup(ctx.db)
     ctx.services[RETENTION_SERVICE] = cleanup
     add_hook(ctx, STARTUP, cleanup.start)
     add_hook(ctx, SHUTDOWN, cleanup.stop)
+    if ctx.db.reads is not None:
+        add_hook(ctx, SHUTDOWN, ctx.db.reads.aclose)

@@ -11,16 +11,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Dialect,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
+from guardian.control.archive.tables import EventArchive
 from guardian.control.inventory.cursor import encode_cursor
 from guardian.control.inventory.repository import get_event, live_notes
 from guardian.control.inventory.schemas import (
+    EVENT_PAGE_JSON,
+    ArchiveOut,
     DayCount,
     EventDetailOut,
     EventOut,
     EventPage,
+    EventPageRows,
+    EventRow,
     EventSummaryOut,
     NoteItem,
     NoteOut,
@@ -48,19 +65,27 @@ class EventFilter:
     q: str | None = None
 
 
+def _param(name: str, value: Any, column: Any) -> Any:
+    # Named parameters (not SQLAlchemy's anonymous ``tenant_id_1``) so that a filter's SQL
+    # text depends only on which filters are set: ``timeline_statement`` reuses it.
+    return bindparam(name, value, type_=column.type)
+
+
 def conditions(tenant_id: str, f: EventFilter) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a filter, always confined to ``tenant_id``."""
-    where: list[ColumnElement[bool]] = [Event.tenant_id == tenant_id]
+    where: list[ColumnElement[bool]] = [
+        Event.tenant_id == _param("tenant_id", tenant_id, Event.tenant_id)
+    ]
     if f.camera_id is not None:
-        where.append(Event.camera_id == f.camera_id)
+        where.append(Event.camera_id == _param("camera_id", f.camera_id, Event.camera_id))
     if f.site_id is not None:
-        where.append(Event.site_id == f.site_id)
+        where.append(Event.site_id == _param("site_id", f.site_id, Event.site_id))
     if f.type is not None:
-        where.append(Event.type == f.type)
+        where.append(Event.type == _param("type", f.type, Event.type))
     if f.since is not None:
-        where.append(Event.started_at >= f.since)
+        where.append(Event.started_at >= _param("since", f.since, Event.started_at))
     if f.until is not None:
-        where.append(Event.started_at < f.until)
+        where.append(Event.started_at < _param("until", f.until, Event.started_at))
     if f.has_notes is not None:
         where.append(Event.has_notes.is_(f.has_notes))
     if f.q:
@@ -74,9 +99,43 @@ def _camera_name() -> Any:
     return func.coalesce(Camera.display_name, Camera.edge_name).label("camera")
 
 
-def _select_events() -> Select[tuple[Event, str | None]]:
-    return select(Event, _camera_name()).outerjoin(
-        Camera, and_(Camera.id == Event.camera_id, Camera.tenant_id == Event.tenant_id)
+# The columns of a timeline row, in ``EventOut`` field order (``camera`` is the join's).
+_EVENT_COLUMNS = (
+    Event.id,
+    Event.site_id,
+    Event.camera_id,
+    _camera_name(),
+    Event.source_kind,
+    Event.source_name,
+    Event.type,
+    Event.label,
+    Event.zone,
+    Event.dwell_s,
+    Event.person_count,
+    Event.confidence,
+    Event.state,
+    Event.started_at,
+    Event.ended_at,
+    Event.has_notes,
+    Event.version,
+    Event.created_at,
+    Event.updated_at,
+)
+# The archive's columns follow (outer join: null when the event is not archived).
+_ARCHIVE_COLUMNS = (EventArchive.cid, EventArchive.size_bytes, EventArchive.archived_at)
+_ROW_KEYS = tuple(key for key in EventRow.__annotations__ if key != "archive")
+
+
+def _select_rows() -> Select[Any]:
+    """Timeline rows: the event's columns, its camera's name and its archive (no ORM
+    entities)."""
+    return (
+        select(*_EVENT_COLUMNS, *_ARCHIVE_COLUMNS)
+        .outerjoin(Camera, and_(Camera.id == Event.camera_id, Camera.tenant_id == Event.tenant_id))
+        .outerjoin(
+            EventArchive,
+            and_(EventArchive.event_id == Event.id, EventArchive.tenant_id == Event.tenant_id),
+        )
     )
 
 
@@ -129,8 +188,16 @@ def page_conditions(
     where = conditions(tenant_id, f)
     if after is not None:
         # A row comparison, so PostgreSQL walks (tenant_id, started_at, id) as one range.
-        where.append(tuple_(Event.started_at, Event.id) < tuple_(*after))
+        position = (
+            _param("after_started_at", after[0], Event.started_at),
+            _param("after_id", after[1], Event.id),
+        )
+        where.append(tuple_(Event.started_at, Event.id) < tuple_(*position))
     return where
+
+
+def _limit(limit: int) -> Any:
+    return bindparam("limit", limit + 1, type_=Integer)  # one more: is there a next page?
 
 
 def page_ids_query(
@@ -138,45 +205,134 @@ def page_ids_query(
 ) -> Select[str]:
     """The ids of one page (``limit + 1`` rows, to tell whether another page follows)."""
     where = page_conditions(tenant_id, f, after)
-    return select(Event.id).where(*where).order_by(*_order()).limit(limit + 1)
+    return select(Event.id).where(*where).order_by(*_order()).limit(_limit(limit))
 
 
-def list_events(
-    session: Session,
+def page_query(
+    tenant_id: str, f: EventFilter, *, limit: int, after: tuple[dt.datetime, str] | None
+) -> Select[Any]:
+    """The rows of one timeline page (``limit + 1``, to tell whether another follows)."""
+    where = page_conditions(tenant_id, f, after)
+    return _select_rows().where(*where).order_by(*_order()).limit(_limit(limit))
+
+
+# The SQL text of a timeline page by dialect and filter shape (which filters are set).
+_STATEMENTS: dict[tuple[Any, ...], str] = {}
+
+
+def timeline_statement(
+    dialect: Dialect,
     tenant_id: str,
     f: EventFilter,
     *,
     limit: int,
     after: tuple[dt.datetime, str] | None = None,
-    lookup: Session | None = None,
-) -> EventPage:
-    """One page of the tenant's events, newest first, after the ``after`` position.
+) -> tuple[str, dict[str, Any]]:
+    """``page_query`` as the driver receives it: SQLAlchemy's SQL text for ``dialect``
+    (compiled once per filter shape) and its parameters. Not for free text (``f.q``).
+    """
+    if f.q is not None:
+        raise ValueError("free-text pages go through page_rows")
+    shape = (dialect.name, *(v is not None for v in (f.camera_id, f.site_id, f.type)))
+    shape += (f.since is not None, f.until is not None, f.has_notes, after is not None)
+    sql = _STATEMENTS.get(shape)
+    if sql is None:
+        compiled = page_query(tenant_id, f, limit=limit, after=after).compile(dialect=dialect)
+        sql = _STATEMENTS.setdefault(shape, compiled.string)
+    utc = [None if t is None else t.astimezone(dt.UTC) for t in (f.since, f.until)]
+    values: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "camera_id": f.camera_id,
+        "site_id": f.site_id,
+        "type": f.type,
+        "since": utc[0],  # UTC, as UtcDateTime binds them
+        "until": utc[1],
+        "limit": limit + 1,
+    }
+    if after is not None:
+        values |= {"after_started_at": after[0].astimezone(dt.UTC), "after_id": after[1]}
+    return sql, {name: value for name, value in values.items() if value is not None}
+
+
+def page_rows(
+    conn: Connection | Session,
+    tenant_id: str,
+    f: EventFilter,
+    *,
+    limit: int,
+    after: tuple[dt.datetime, str] | None = None,
+    lookup: Connection | Session | None = None,
+) -> EventPageRows:
+    """One page of the tenant's events, newest first, after the ``after`` position, as
+    plain rows (``EventRow``: the fields of ``EventOut``).
 
     With ``lookup`` (an owner session), the page's ids are found there and the events are
-    then read through ``session``: on PostgreSQL ``ILIKE`` is not LEAKPROOF, so under
+    then read through ``conn``: on PostgreSQL ``ILIKE`` is not LEAKPROOF, so under
     row-level security the planner may not use the trigram index; the owner's query keeps
     the explicit tenant filter, and the tenant session still polices every row returned.
     """
     if lookup is None:
-        where = page_conditions(tenant_id, f, after)
-        query = _select_events().where(*where).order_by(*_order()).limit(limit + 1)
+        query = page_query(tenant_id, f, limit=limit, after=after)
     else:
         ids = list(lookup.scalars(page_ids_query(tenant_id, f, limit=limit, after=after)))
         query = (
-            _select_events()
+            _select_rows()
             .where(Event.tenant_id == tenant_id, Event.id.in_(ids))
             .order_by(*_order())
         )
-    rows: Sequence[Any] = session.execute(query).all()
-    items = [event_out(row[0], row[1]) for row in rows[:limit]]
-    last = items[-1] if len(rows) > limit else None
-    return EventPage(
-        items=items, next_cursor=encode_cursor(last.started_at, last.id) if last else None
-    )
+    return rows_page(conn.execute(query).all(), limit)
+
+
+_TIMES = tuple(key for key in _ROW_KEYS if key.endswith("_at"))
+
+
+def rows_page(rows: Sequence[Any], limit: int) -> EventPageRows:
+    """A page from up to ``limit + 1`` rows of ``page_query`` (or ``timeline_statement``)."""
+    items: list[EventRow] = []
+    width = len(_ROW_KEYS)
+    for row in rows[:limit]:
+        item: Any = dict(zip(_ROW_KEYS, row[:width], strict=True))
+        for key in _TIMES:
+            if item[key].tzinfo is not dt.UTC:  # the session's time zone; the API's is UTC
+                item[key] = item[key].astimezone(dt.UTC)
+        cid, size, archived_at = row[width:]
+        item["archive"] = (
+            None
+            if cid is None
+            else {"cid": cid, "size": size, "archived_at": archived_at.astimezone(dt.UTC)}
+        )
+        items.append(item)
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(last["started_at"], last["id"])
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def list_events(
+    session: Connection | Session,
+    tenant_id: str,
+    f: EventFilter,
+    *,
+    limit: int,
+    after: tuple[dt.datetime, str] | None = None,
+    lookup: Connection | Session | None = None,
+) -> EventPage:
+    """One page of the tenant's events as an ``EventPage`` (see ``page_rows``)."""
+    page = page_rows(session, tenant_id, f, limit=limit, after=after, lookup=lookup)
+    return EventPage.model_validate(page)
+
+
+def page_json(page: EventPageRows) -> bytes:
+    """The JSON of ``EventPage`` for a page of rows, byte for byte, without building the
+    models (pydantic serialises the plain rows by the same field types).
+    """
+    return EVENT_PAGE_JSON.dump_json(page)
 
 
 def event_detail(session: Session, tenant_id: str, event_id: str) -> EventDetailOut:
-    """One event with its notes (``NotFound`` for an unknown or another tenant's id)."""
+    """One event with its notes and archive (``NotFound`` for an unknown or another
+    tenant's id)."""
     event = get_event(session, tenant_id, event_id)
     camera = None
     if event.camera_id is not None:
@@ -186,7 +342,18 @@ def event_detail(session: Session, tenant_id: str, event_id: str) -> EventDetail
             )
         )
     notes = [note_out(n) for n in live_notes(session, tenant_id, [event.id])]
-    return EventDetailOut(**event_out(event, camera).model_dump(), notes=notes)
+    archived = session.scalar(
+        select(EventArchive).where(
+            EventArchive.event_id == event.id, EventArchive.tenant_id == tenant_id
+        )
+    )
+    archive = None
+    if archived is not None:
+        archive = ArchiveOut(
+            cid=archived.cid, size=archived.size_bytes, archived_at=archived.archived_at
+        )
+    out = event_out(event, camera)
+    return EventDetailOut(**{**out.model_dump(), "archive": archive}, notes=notes)
 
 
 def _day(session: Session) -> Any:

@@ -10,7 +10,8 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from typing_extensions import TypedDict
 
 MAX_BATCH = 500
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -119,6 +120,14 @@ class NoteHistoryOut(BaseModel):
     data: dict[str, Any]
 
 
+class ArchiveOut(BaseModel):
+    """Where the event's sealed clip is archived (only its owner's secret opens it)."""
+
+    cid: str = Field(examples=["bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"])
+    size: int = Field(description="Size of the sealed blob in bytes.")
+    archived_at: dt.datetime
+
+
 class EventOut(BaseModel):
     id: str
     site_id: str | None
@@ -139,6 +148,9 @@ class EventOut(BaseModel):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    archive: ArchiveOut | None = Field(
+        default=None, description="The event's encrypted archive at the relay; null: none."
+    )
 
 
 class EventDetailOut(EventOut):
@@ -148,6 +160,51 @@ class EventDetailOut(EventOut):
 class EventPage(BaseModel):
     items: list[EventOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
+
+
+class ArchiveRow(TypedDict):
+    """``ArchiveOut`` as a plain dict."""
+
+    cid: str
+    size: int
+    archived_at: dt.datetime
+
+
+class EventRow(TypedDict):
+    """``EventOut`` as a plain dict, same fields in the same order (the timeline's rows)."""
+
+    id: str
+    site_id: str | None
+    camera_id: str | None
+    camera: str | None
+    source_kind: str
+    source_name: str
+    type: str
+    label: str | None
+    zone: str | None
+    dwell_s: float | None
+    person_count: int
+    confidence: str
+    state: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    has_notes: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    archive: ArchiveRow | None
+
+
+class EventPageRows(TypedDict):
+    """``EventPage`` as a plain dict."""
+
+    items: list[EventRow]
+    next_cursor: str | None
+
+
+# Serialises rows read from the store to the very JSON of ``EventPage`` (same field types)
+# without validating them into models first: the timeline's fast path.
+EVENT_PAGE_JSON = TypeAdapter(EventPageRows)
 
 
 class DayCount(BaseModel):

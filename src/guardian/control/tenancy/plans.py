@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from guardian.common.api_errors import ApiError
+from guardian.control.archive.tables import EventArchive
 from guardian.control.store.tables import Camera, Site, Tenant
 
 logger = logging.getLogger(__name__)
@@ -94,10 +95,17 @@ def count_of(session: Session, tenant_id: str, what: Countable) -> int:
 
 
 def usage(session: Session, tenant_id: str) -> dict[str, int]:
-    """The tenant's current use of the countable quotas."""
+    """The tenant's current use of its quotas. Archive bytes are the sizes of the sealed
+    blobs the relays reported (the relay enforces that quota; this is what the user sees)."""
+    archived = session.scalar(
+        select(func.coalesce(func.sum(EventArchive.size_bytes), 0)).where(
+            EventArchive.tenant_id == tenant_id
+        )
+    )
     return {
         "cameras": count_of(session, tenant_id, "cameras"),
         "sites": count_of(session, tenant_id, "sites"),
+        "archive_bytes": int(archived or 0),
     }
 
 

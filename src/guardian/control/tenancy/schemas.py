@@ -200,6 +200,9 @@ class PlanUsage(BaseModel):
 
     cameras: int = Field(examples=[3])
     sites: int = Field(examples=[1])
+    archive_bytes: int = Field(
+        default=0, examples=[52428800], description="Bytes of sealed archives at the relay."
+    )
 
 
 class PlanOut(BaseModel):

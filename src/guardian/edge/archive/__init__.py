@@ -1,0 +1,1 @@
+"""Archiving at the edge: the user's secret, which events, sealing and upload jobs."""

@@ -1,0 +1,1 @@
+"""The relay's archive: sealed blobs stored by content ID, per-tenant quota, restore."""
