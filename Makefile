@@ -10,15 +10,16 @@ export GUARDIAN_TEST_MEDIA_DIR ?= $(HOME)/.cache/guardian/test-media
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 BENCH_FRAMES ?= 200
 
 .PHONY: help venv models test-media lint format test unit integration e2e bench demo clean
 
 help:
-	@echo "make demo   - install, fetch the detector model, detect people in sample photos"
+	@echo "make demo   - install, fetch the model and footage, run the whole system here"
 	@echo "make test   - install, fetch models and test media, lint, run all tests"
 	@echo "make bench  - run the benchmarks and print their JSON"
-	@echo "make lint   - ruff + mypy strict"
+	@echo "make lint   - ruff + mypy strict + bandit + pip-audit (when PyPI's advisories are reachable)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,8 @@ lint: venv
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+	$(BIN)/bandit -q -c bandit.yaml -r src
+	scripts/pip-audit-check
 
 format: venv
 	$(BIN)/ruff check --fix src tests
@@ -72,9 +75,11 @@ bench: venv models
 	$(BIN)/guardian bench camera --json
 	$(BIN)/guardian bench link --json
 
-demo: venv
+# The whole system on this machine: control plane, relay, edge, a street camera and a
+# simulated Pi (state in guardian-data/demo; DEMO_ARGS="--reset" starts over).
+demo: venv test-media
 	$(BIN)/guardian models fetch
-	$(BIN)/guardian detect $$($(BIN)/guardian samples)
+	$(BIN)/guardian demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

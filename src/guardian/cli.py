@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
 from guardian import __version__
@@ -33,38 +35,40 @@ def _root(
     configure_logging(base.log_level, base.log_format)
 
 
+# (module, attribute, command name, is a sub-app). Each group registers on its own, when
+# the third-party packages of its extra are installed: a Pi with only guardian[device]
+# gets `guardian device`, a relay host with guardian[relay] gets `guardian relay`, ...
+_COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
+    ("guardian.device.cli", "device_app", "device", True),
+    ("guardian.edge.detect.cli", "detect_command", "detect", False),
+    ("guardian.edge.detect.cli", "samples_command", "samples", False),
+    ("guardian.edge.detect.cli", "models_app", "models", True),
+    ("guardian.bench.cli", "bench_app", "bench", True),
+    ("guardian.edge.cli", "edge_app", "edge", True),
+    ("guardian.control.cli", "control_app", "control", True),
+    ("guardian.relay.cli", "relay_app", "relay", True),
+    ("guardian.archive.cli", "archive_app", "archive", True),
+    ("guardian.demo.cli", "demo_command", "demo", False),
+    ("guardian.docs.cli", "docs_app", "docs", True),
+    ("guardian.appliance.cli", "appliance_app", "appliance", True),
+)
+
+
 def _register() -> None:
-    # The device client must work on a Pi that installed only guardian[device]: register
-    # it first, and the edge commands only when their dependencies are installed.
-    from guardian.device.cli import device_app
-
-    app.add_typer(device_app, name="device")
-    try:
-        from guardian.bench.cli import bench_app
-        from guardian.edge.cli import edge_app
-        from guardian.edge.detect.cli import detect_command, models_app, samples_command
-    except ModuleNotFoundError as exc:
-        if exc.name not in _EDGE_ONLY:
-            raise
-        return
-    app.command("detect")(detect_command)
-    app.command("samples")(samples_command)
-    app.add_typer(models_app, name="models")
-    app.add_typer(bench_app, name="bench")
-    app.add_typer(edge_app, name="edge")
-    from guardian.control.cli import control_app
-
-    app.add_typer(control_app, name="control")
-    from guardian.relay.cli import relay_app
-
-    app.add_typer(relay_app, name="relay")
-
-
-# Third-party packages of the edge extra; without them only `guardian device` is offered.
-_EDGE_ONLY = frozenset(
-    {"sqlalchemy", "alembic", "fastapi", "uvicorn", "cv2", "openvino", "onnxruntime",
-     "prometheus_client", "cryptography", "psycopg"}
-)  # fmt: skip
+    for module_name, attribute, name, is_group in _COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            # Only a missing third-party package (an extra not installed) is tolerated;
+            # a broken Guardian module is a bug and must surface.
+            if exc.name is None or exc.name.split(".")[0] == "guardian":
+                raise
+            continue
+        target = getattr(module, attribute)
+        if is_group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
 
 
 _register()

@@ -198,3 +198,51 @@ def bench_link(
         f"{report['steady_rate_per_s']}/s latency p50 {report['latency_ms_p50']} ms, p99 "
         f"{p99['value']} ms (goal < {p99['target']})\n"
     )
+
+
+@bench_app.command("archive")
+def bench_archive(
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    megabytes: Annotated[int, typer.Option("--megabytes", min=1, help="Clip size (MiB).")] = 64,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Timed rounds.")] = 5,
+) -> None:
+    """Seal/open MB/s vs raw AES-256-GCM over the same bytes; Argon2id derivation time."""
+    from guardian.bench.archive import run_archive_bench
+
+    report = run_archive_bench(megabytes=megabytes, rounds=rounds)
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    sys.stdout.write(
+        f"{megabytes} MiB in 1 MiB chunks: seal {report['seal_mb_s']} MB/s vs raw AES-GCM "
+        f"{report['raw_encrypt_mb_s']} MB/s (ratio {report['seal_ratio']}, goal >= 0.8); "
+        f"open {report['open_mb_s']} MB/s vs raw {report['raw_decrypt_mb_s']} MB/s; "
+        f"Argon2id {report['argon2id_ms_median']} ms\n"
+    )
+
+
+@bench_app.command("clips")
+def bench_clips(
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed downloads per path.")] = 7,
+    relay_cache: Annotated[
+        float,
+        typer.Option(
+            "--relay-cache", min=0, help="Relay media cache seconds (0: every byte from the edge)."
+        ),
+    ] = 0.0,
+) -> None:
+    """A 30 s clip edge → relay → HTTP client vs the same file served from disk."""
+    from guardian.bench.clips import run_clips_bench
+
+    report = run_clips_bench(runs=runs, relay_cache_seconds=relay_cache)
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    ratio, ttfb = report["goals"]
+    sys.stdout.write(
+        f"{report['clip_bytes']} B clip: relay {report['relay_mb_per_s']} MB/s vs direct "
+        f"{report['direct_mb_per_s']} MB/s (ratio {ratio['value']}, goal >= {ratio['target']}); "
+        f"first byte {ttfb['value']} ms (goal < {ttfb['target']}; direct "
+        f"{report['direct_ttfb_ms']} ms)\n"
+    )

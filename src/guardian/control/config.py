@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from guardian.common.db import sqlite_url
@@ -71,6 +71,19 @@ class HttpSettings(_Section):
     rate_burst: int = Field(60, gt=0, description="Burst of API requests per caller.")
 
 
+class PlaybackSettings(_Section):
+    """Clip and snapshot playback tokens (verified by the relay; docs/playback-tokens.md)."""
+
+    token_seconds: int = Field(
+        300,
+        ge=10,
+        le=3600,
+        description="Lifetime of a playback token (the player asks for a new one when it "
+        "expires); keep it below auth.access_token_seconds, for which a retired signing key "
+        "stays published.",
+    )
+
+
 class ControlSettings(ServiceSettings):
     """Settings of the multi-tenant control plane."""
 
@@ -101,8 +114,26 @@ class ControlSettings(ServiceSettings):
         le=65535,
         description="Port of the relay link (gRPC ControlLink) on `host`; 0 turns it off.",
     )
+    grpc_tls_cert_file: Path | None = Field(
+        None,
+        description="PEM certificate chain of the relay link's TLS server (with "
+        "grpc_tls_key_file); unset: plaintext, for loopback only. Relays trust it through "
+        "their system roots or GUARDIAN_RELAY_CONTROL_CA_FILE.",
+    )
+    grpc_tls_key_file: Path | None = Field(
+        None, description="PEM private key of grpc_tls_cert_file (never logged)."
+    )
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication.")
     http: HttpSettings = Field(default_factory=HttpSettings, description="CORS, rate limits.")
+    playback: PlaybackSettings = Field(
+        default_factory=PlaybackSettings, description="Clip and snapshot playback tokens."
+    )
+
+    @model_validator(mode="after")
+    def _grpc_tls_pair(self) -> ControlSettings:
+        if (self.grpc_tls_cert_file is None) != (self.grpc_tls_key_file is None):
+            raise ValueError("set grpc_tls_cert_file and grpc_tls_key_file together")
+        return self
 
     @property
     def master_key_path(self) -> Path:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from guardian.common.logging import configure_logging
+from guardian.edge.archive.cli import archive_app
 from guardian.edge.camera.cli import camera_app
 from guardian.edge.config import EdgeSettings
 from guardian.edge.link.cli import register as _register_link
@@ -23,6 +24,7 @@ edge_app.add_typer(db_app, name="db")
 edge_app.add_typer(device_app, name="device")
 edge_app.add_typer(token_app, name="token")
 edge_app.add_typer(camera_app, name="camera")
+edge_app.add_typer(archive_app, name="archive")
 _register_link(edge_app)
 
 DataDir = Annotated[

@@ -9,7 +9,9 @@ from pydantic_settings import SettingsConfigDict
 
 from guardian.common.db import sqlite_url
 from guardian.common.settings import NESTED_DELIMITER, ServiceSettings
+from guardian.edge.archive.config import EdgeArchiveSettings
 from guardian.edge.detect.config import DetectorSettings
+from guardian.edge.mqtt.config import MqttSettings
 
 
 class _Section(BaseModel):
@@ -211,6 +213,12 @@ class EdgeSettings(ServiceSettings):
         default_factory=CameraSettings, description="Camera pipeline and recording."
     )
     link: LinkSettings = Field(default_factory=LinkSettings, description="The link to the relay.")
+    mqtt: MqttSettings = Field(
+        default_factory=MqttSettings, description="MQTT / Home Assistant publishing (off)."
+    )
+    archive: EdgeArchiveSettings = Field(
+        default_factory=EdgeArchiveSettings, description="The encrypted archive (off by default)."
+    )
 
     @property
     def media_dir(self) -> Path:

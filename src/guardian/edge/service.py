@@ -35,6 +35,14 @@ def build_supervisor(ctx: EdgeContext) -> Supervisor:
     if settings.retention.interval_seconds > 0:
         sup.add("cleanup", lambda stop: CleanupMaintainer(ctx, stop))
     _add_link_maintainer(sup, ctx)
+    if settings.mqtt.enabled:
+        from guardian.edge.mqtt.maintainer import MqttMaintainer
+
+        sup.add("mqtt", lambda stop: MqttMaintainer(ctx, stop))
+    if settings.archive.enabled:
+        from guardian.edge.archive.maintainer import ArchiveMaintainer
+
+        sup.add("archive", lambda stop: ArchiveMaintainer(ctx, stop))
     return sup
 
 
@@ -77,7 +85,9 @@ def serve(settings: EdgeSettings) -> None:
     """Run the edge until SIGINT/SIGTERM: migrate, start workers, serve HTTP, stop cleanly."""
     from guardian.edge.api.ops import ensure_watching
     from guardian.edge.app import create_app
+    from guardian.edge.capture.gil import tune_for_ingest
 
+    tune_for_ingest()  # upload threads get the GIL back promptly after each fsync
     ctx = build_context(settings)
     ensure_watching(ctx)
     supervisor = build_supervisor(ctx)

@@ -1,15 +1,21 @@
-"""The relay's HTTP API: cached event detail for the relay admin, health and metrics."""
+"""The relay's HTTP API: cached event detail for the relay admin, health, metrics and media."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
+from guardian.relay import cameras
 from guardian.relay.context import RelayContext
+from guardian.relay.media import routes as media
+from guardian.relay.media.cache import MediaCacheCleanup
 from guardian.relay.store.cache import EventFilters, list_events
 from guardian.relay.store.cursor import InvalidCursor
 from guardian.relay.store.queue import queue_depth
@@ -32,7 +38,20 @@ def _event(row: CachedEvent | Any) -> dict[str, Any]:
 
 def create_app(ctx: RelayContext) -> FastAPI:
     """The relay's FastAPI app over ``ctx``."""
-    app = FastAPI(title="Guardian relay", docs_url=None, redoc_url=None)
+    stop_cleanup = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if service.cache.enabled:
+            MediaCacheCleanup(service.cache, stop_cleanup).start()
+        try:
+            yield
+        finally:
+            stop_cleanup.set()
+
+    app = FastAPI(title="Guardian relay", docs_url=None, redoc_url=None, lifespan=lifespan)
+    service = media.install(app, ctx)
+    app.state.media = service
 
     def admin(request: Request) -> None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -40,6 +59,7 @@ def create_app(ctx: RelayContext) -> FastAPI:
             raise HTTPException(401, "a relay admin token is required", headers=_CHALLENGE)
 
     guarded = [Depends(admin)]
+    cameras.install(app, ctx, guarded)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -9,6 +9,8 @@ from pydantic_settings import SettingsConfigDict
 
 from guardian.common.db import sqlite_url
 from guardian.common.settings import NESTED_DELIMITER, ServiceSettings
+from guardian.relay.archive.config import RelayArchiveSettings
+from guardian.relay.media.config import RelayMediaSettings
 
 
 class RelaySettings(ServiceSettings):
@@ -45,11 +47,16 @@ class RelaySettings(ServiceSettings):
         "(sent as a bearer token to the control plane; never logged).",
         repr=False,
     )
+    control_ca_file: Path | None = Field(
+        None,
+        description="PEM CA certificate(s) to verify the control plane's TLS certificate "
+        "(https:// control_url); unset: the system roots.",
+    )
     cache_days: float = Field(
         7.0, gt=0, description="Keep the full detail of received events this many days."
     )
     forward_batch: int = Field(
-        200, ge=1, le=500, description="Most event summaries sent to the control plane at once."
+        500, ge=1, le=500, description="Most event summaries sent to the control plane at once."
     )
     forward_retry_max_seconds: float = Field(
         30.0, gt=0, description="Cap of the jittered backoff between forwarding retries."
@@ -59,6 +66,13 @@ class RelaySettings(ServiceSettings):
     )
     dead_link_seconds: float = Field(
         15.0, gt=0, description="A link silent (no message, no heartbeat) this long is dead."
+    )
+    archive: RelayArchiveSettings = Field(
+        default_factory=RelayArchiveSettings, description="The encrypted archive's blob store."
+    )
+    media: RelayMediaSettings = Field(
+        default_factory=RelayMediaSettings,
+        description="Clip and snapshot playback: token keys, timeouts, the media cache.",
     )
 
     @field_validator("control_url")

@@ -177,8 +177,19 @@ def _is_loopback(host: str) -> bool:
 class ControlClient:
     """The relay's ``ControlLink`` stub with its bearer token on every call."""
 
-    def __init__(self, target: ControlTarget, token: str, *, timeout: float = 10.0) -> None:
-        credentials = grpc.ssl_channel_credentials() if target.tls else None
+    def __init__(
+        self,
+        target: ControlTarget,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        root_certificates: bytes | None = None,
+    ) -> None:
+        credentials = (
+            grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            if target.tls
+            else None
+        )
         self.channel = (
             grpc.secure_channel(target.address, credentials)
             if credentials is not None
@@ -191,6 +202,25 @@ class ControlClient:
     def close(self) -> None:
         """Close the channel."""
         self.channel.close()
+
+
+def control_roots(settings: RelaySettings, target: ControlTarget) -> bytes | None:
+    """The CA certificates to trust for the control plane: ``control_ca_file``, or None
+    (the system roots). ``RelayConfigError`` if the file is unreadable, not PEM, or set
+    for a plaintext ``control_url``."""
+    if settings.control_ca_file is None:
+        return None
+    if not target.tls:
+        raise RelayConfigError("control_ca_file is set but control_url is not https://")
+    try:
+        pem = settings.control_ca_file.read_bytes()
+    except OSError as exc:
+        raise RelayConfigError(f"cannot read control_ca_file: {exc}") from exc
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise RelayConfigError(
+            f"control_ca_file holds no PEM certificate: {settings.control_ca_file}"
+        )
+    return pem
 
 
 @dataclass
@@ -210,6 +240,8 @@ class RelayContext:
         self.connected = ConnectedEdges(self.metrics.edges_connected.set)
         self.admin_tokens = AdminTokens(self.settings.data_dir / ADMIN_TOKENS_FILE)
         self.commands = EdgeCommands()
+        #: Set when summaries were queued, so the forwarder pushes them at once.
+        self.forward_wake = threading.Event()
         self.uploads = MediaUploads(self.settings.data_dir)
 
     @property
@@ -232,5 +264,8 @@ def build_context(settings: RelaySettings, *, migrate: bool = True) -> RelayCont
     if settings.control_url is not None:
         if not settings.control_token:
             raise RelayConfigError("control_url is set but control_token is not")
-        control = ControlClient(control_target(settings.control_url), settings.control_token)
+        target = control_target(settings.control_url)
+        control = ControlClient(
+            target, settings.control_token, root_certificates=control_roots(settings, target)
+        )
     return RelayContext(settings, engine, ca, control)

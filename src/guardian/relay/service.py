@@ -43,6 +43,7 @@ class RelayService:
     def stop(self) -> None:
         """Stop forwarding, then the link; close the store and the control channel."""
         self._stop.set()
+        self.ctx.forward_wake.set()
         if self._forwarder is not None:
             self._forwarder.join(timeout=15)
         self.link.stop()

@@ -224,11 +224,12 @@ def _collect(
 
 def _probe_sockets(interface: str | None, *, unicast: bool) -> list[socket.socket]:
     if unicast:
-        addresses = [_interface_address(interface)] if interface else ["0.0.0.0"]
+        # Bandit B104: WS-Discovery replies to our multicast probe may come on any interface.
+        addresses = [_interface_address(interface)] if interface else ["0.0.0.0"]  # nosec B104
     elif interface:
         addresses = [_interface_address(interface)]
     else:
-        addresses = _lan_addresses() or ["0.0.0.0"]
+        addresses = _lan_addresses() or ["0.0.0.0"]  # nosec B104
     sockets: list[socket.socket] = []
     try:
         for addr in addresses:
@@ -236,7 +237,7 @@ def _probe_sockets(interface: str | None, *, unicast: bool) -> list[socket.socke
             sockets.append(sock)
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-            if addr != "0.0.0.0":
+            if addr != "0.0.0.0":  # nosec B104
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(addr))
             sock.bind((addr, 0))
     except OSError:

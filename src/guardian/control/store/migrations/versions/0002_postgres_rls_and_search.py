@@ -33,14 +33,17 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite: tenant scoping is the repositories' job alone; search uses LIKE
     role = _role()
+    # Bandit B608: role is checked by _role() to be [A-Za-z0-9_]+; no user input reaches it.
     op.execute(
         f"""
         DO $$ BEGIN
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
             CREATE ROLE {role} NOLOGIN;
           END IF;
+        -- Roles are cluster-wide: another database's migration may create it meanwhile.
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
         END $$;
-        """
+        """  # nosec B608
     )
     op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")

@@ -1,0 +1,1 @@
+"""Generated documentation: the configuration reference and the control plane's OpenAPI."""

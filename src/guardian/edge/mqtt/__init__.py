@@ -1,0 +1,1 @@
+"""Optional MQTT publishing from the edge: events, camera state, Home Assistant discovery."""
