@@ -74,6 +74,8 @@ bench: venv models
 	$(BIN)/guardian bench inventory --json
 	$(BIN)/guardian bench camera --json
 	$(BIN)/guardian bench link --json
+	$(BIN)/guardian bench clips --json
+	$(BIN)/guardian bench archive --json
 
 # The whole system on this machine: control plane, relay, edge, a street camera and a
 # simulated Pi (state in guardian-data/demo; DEMO_ARGS="--reset" starts over).

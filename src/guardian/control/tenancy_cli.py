@@ -33,17 +33,20 @@ def _with_system_session(
         ctx.db.engine.dispose()
 
 
+PublicUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--public-url",
+        help="Where browsers reach the relay's HTTP API (clip and snapshot playback).",
+    ),
+]
+
+
 @relay_app.command("add")
 def relay_add(
     name: Annotated[str, typer.Argument(help="Relay name (unique).")],
     url: Annotated[str, typer.Option("--url", help="Where sites reach the relay.")],
-    public_url: Annotated[
-        str | None,
-        typer.Option(
-            "--public-url",
-            help="Where browsers reach the relay's HTTP API (clip and snapshot playback).",
-        ),
-    ] = None,
+    public_url: PublicUrl = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     json_out: JsonOut = False,
@@ -84,6 +87,40 @@ def relay_assign(
 
     done = _with_system_session(data_dir, database_url, work)
     out(done, json_out, f"relay {done['name']} now serves tenant {tenant}")
+
+
+@relay_app.command("set")
+def relay_set(
+    relay: Annotated[str, typer.Argument(help="Relay id or name.")],
+    url: Annotated[str | None, typer.Option("--url", help="Where sites reach the relay.")] = None,
+    public_url: PublicUrl = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Change a relay's addresses (after it moved); its token stays valid."""
+    from guardian.common.api_errors import NotFound
+    from guardian.control.playback import validate_public_url
+    from guardian.control.tenancy.relays import find_relay, validate_relay
+
+    if url is None and public_url is None:
+        raise fail("nothing to change: give --url and/or --public-url", 2)
+
+    def work(session: Session) -> dict[str, str | None]:
+        found = find_relay(session, relay)
+        if found is None:
+            raise NotFound(f"no relay {relay!r}")
+        if url is not None:
+            found.url = validate_relay(found.name, url)[1]
+        if public_url is not None:
+            found.public_url = validate_public_url(public_url)
+        return {
+            "relay_id": found.id, "name": found.name, "url": found.url,
+            "public_url": found.public_url,
+        }  # fmt: skip
+
+    done = _with_system_session(data_dir, database_url, work)
+    out(done, json_out, f"relay {done['name']}: {done['url']} (browsers: {done['public_url']})")
 
 
 @relay_app.command("list")

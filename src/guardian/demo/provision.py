@@ -73,6 +73,16 @@ def add_relay(layout: Layout, state: DemoState, ports: Ports) -> None:
         cli_output("control", "relay", "assign", RELAY_NAME, "--tenant", state.tenant_id,
                    *control_args(layout), "--json")  # fmt: skip
         state.relay_assigned = True
+    # Every run: the ports may differ from the last run's. Browsers fetch clips and
+    # snapshots from the relay's HTTP port (playback tokens signed by the control plane).
+    link_url = f"https://127.0.0.1:{ports.relay_link}"
+    cli_output("control", "relay", "set", RELAY_NAME, "--url", link_url,
+               "--public-url", relay_public_url(ports), *control_args(layout))  # fmt: skip
+
+
+def relay_public_url(ports: Ports) -> str:
+    """Where the demo's browsers reach the relay's HTTP API."""
+    return f"http://127.0.0.1:{ports.relay_http}"
 
 
 def login(control_url: str, state: DemoState) -> dict[str, str]:
