@@ -34,18 +34,38 @@ class RelayService:
         else:
             logger.warning("no control_url: summaries wait in the forward queue")
 
+        self._reporter: threading.Thread | None = None
+        if self.link.archive.ledger is not None:
+            self._reporter = threading.Thread(
+                target=self._report_archive, name="relay-archive-report", daemon=True
+            )
+
     def start(self) -> None:
         """Serve the link and start forwarding."""
         self.link.start()
         if self._forwarder is not None:
             self._forwarder.start()
+        if self._reporter is not None:
+            self._reporter.start()
+
+    def _report_archive(self) -> None:
+        """Send pending archive reports and usage now and then: an upload's report that
+        failed (control plane down) must not wait for the next upload."""
+        ledger = self.link.archive.ledger
+        assert ledger is not None
+        while not self._stop.wait(self.ctx.settings.archive.report_seconds):
+            try:
+                ledger.sync()
+            except Exception:  # a store hiccup must not end reporting for good
+                logger.exception("archive report failed")
 
     def stop(self) -> None:
         """Stop forwarding, then the link; close the store and the control channel."""
         self._stop.set()
         self.ctx.forward_wake.set()
-        if self._forwarder is not None:
-            self._forwarder.join(timeout=15)
+        for thread in (self._forwarder, self._reporter):
+            if thread is not None:
+                thread.join(timeout=15)
         self.link.stop()
         if self.ctx.control is not None:
             self.ctx.control.close()

@@ -42,6 +42,12 @@ class RelayArchiveSettings(BaseModel):
     quota_refresh_seconds: float = Field(
         60.0, gt=0, description="How long a quota answered by the control plane is trusted."
     )
+    report_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often archive reports the control plane has not acknowledged "
+        "(it was down) are sent again, with each tenant's usage.",
+    )
     max_blob_bytes: int = Field(
         8 * GIB, gt=0, description="The largest sealed blob accepted in one upload."
     )
