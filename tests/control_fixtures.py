@@ -35,7 +35,7 @@ def control_settings(tmp_path: Path, url: str | None = None, **extra: object) ->
 def sqlite_control_ctx(tmp_path: Path) -> Iterator[ControlContext]:
     ctx = build_context(control_settings(tmp_path))
     yield ctx
-    ctx.db.engine.dispose()
+    ctx.db.dispose()
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def pg_control_ctx(tmp_path: Path, pg_database_factory: object) -> Iterator[Cont
     url = make("control", migrate_control)
     ctx = build_context(control_settings(tmp_path, url))
     yield ctx
-    ctx.db.engine.dispose()
+    ctx.db.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

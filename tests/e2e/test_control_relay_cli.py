@@ -43,7 +43,7 @@ def test_relay_add_assign_list(tmp_path: Path) -> None:
             assignment = s.get(RelayAssignment, tenant)
             assert assignment is not None and assignment.relay_id == relay.id
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
 
 
 def test_relay_cli_errors_are_clear(tmp_path: Path) -> None:

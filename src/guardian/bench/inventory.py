@@ -372,7 +372,7 @@ def run_inventory_bench(
                 )
                 ingest, statuses = ingest_per_s(url, fx, ingest_events)
         finally:
-            ctx.db.engine.dispose()
+            ctx.db.dispose()
     api_p99, direct_p99 = percentile(api_ms, 99), percentile(direct_ms, 99)
     ratio = api_p99 / direct_p99
     goals: list[Goal] = [

@@ -74,7 +74,7 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     from guardian.control.context import build_context
 
     ctx = build_context(load_settings(data_dir, database_url))
-    ctx.db.engine.dispose()
+    ctx.db.dispose()
     sys.stdout.write("control database is up to date\n")
 
 
@@ -99,7 +99,7 @@ def tenant_create(
         with ctx.db.system() as session:
             session.add(Tenant(id=tenant_id, name=name.strip(), plan=plan, created_at=utcnow()))
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
     out({"tenant_id": tenant_id, "name": name.strip()}, json_out, f"tenant {tenant_id} ({name})")
 
 

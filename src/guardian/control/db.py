@@ -53,6 +53,12 @@ class Database:
     def postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
+    def dispose(self) -> None:
+        """Close every pooled connection: the engine's and the asyncio reads' idle ones."""
+        if self.reads is not None:
+            self.reads.discard()
+        self.engine.dispose()
+
     @contextmanager
     def system(self) -> Iterator[Session]:
         """A transaction with the owner's rights (CLI, login lookups, relay ingest routing)."""
@@ -158,6 +164,12 @@ class AsyncTenantReads:
                 await conn.execute(_SCOPE_SQL, _scope(self._role, tenant_id))
                 await cursor.execute(sql, params)
             return await cursor.fetchall()
+
+    def discard(self) -> None:
+        """Close the idle connections without an event loop (their loop may be gone)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.pgconn.finish()
 
     async def aclose(self) -> None:
         """Close the idle connections (app shutdown); the next read opens new ones."""

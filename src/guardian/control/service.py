@@ -76,4 +76,4 @@ def serve(settings: ControlSettings) -> None:
     finally:
         if link is not None:
             link.stop(LINK_GRACE_S).wait()
-        ctx.db.engine.dispose()
+        ctx.db.dispose()

@@ -30,7 +30,7 @@ def _with_system_session(
     except ApiError as exc:
         raise fail(exc.message, 2 if exc.status in (400, 422) else 1) from None
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
 
 
 PublicUrl = Annotated[

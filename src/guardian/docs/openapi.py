@@ -22,7 +22,7 @@ def control_openapi() -> dict[str, Any]:
         try:
             schema: dict[str, Any] = create_app(ctx).openapi()
         finally:
-            ctx.db.engine.dispose()
+            ctx.db.dispose()
     return schema
 
 

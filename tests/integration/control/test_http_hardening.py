@@ -167,7 +167,7 @@ def test_cors_allows_configured_origins_only(tmp_path: Path) -> None:
             assert simple.headers["access-control-allow-origin"] == "https://app.example"
             assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
 
 
 # --- rate limits --------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def test_rate_limit_answers_429_json_with_retry_after(tmp_path: Path) -> None:
             clock.now += 2
             assert c.get("/api/v1/no-such-thing").status_code == 404
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
 
 
 def test_each_bearer_token_has_its_own_bucket(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ def test_each_bearer_token_has_its_own_bucket(tmp_path: Path) -> None:
             assert c.get("/api/v1/x", headers=bob).status_code == 404
             assert c.get("/api/v1/x").status_code == 404  # anonymous: the address's bucket
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
 
 
 def test_rotating_made_up_tokens_hits_the_address_ceiling(tmp_path: Path) -> None:
@@ -219,7 +219,7 @@ def test_rotating_made_up_tokens_hits_the_address_ceiling(tmp_path: Path) -> Non
         assert statuses[:20] == [404] * 20  # the ceiling is 10 x the burst
         assert set(statuses[20:]) == {429}
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
 
 
 def test_login_has_a_stricter_per_address_limit(tmp_path: Path) -> None:
@@ -242,7 +242,7 @@ def test_login_has_a_stricter_per_address_limit(tmp_path: Path) -> None:
             assert int(refused.headers["retry-after"]) == 6
             assert c.get("/api/v1/x").status_code == 404  # other routes are unaffected
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
 
 
 # --- metrics, logs, health -----------------------------------------------------------------
@@ -311,7 +311,7 @@ def test_healthz_ok(client: TestClient) -> None:
 
 def test_healthz_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     good = build_context(control_settings(tmp_path))
-    good.db.engine.dispose()
+    good.db.dispose()
     # A PostgreSQL port nothing listens on: connecting fails at once.
     engine = create_db_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
     ctx = ControlContext(good.settings, Database(engine), Sealer(b"k" * 32))

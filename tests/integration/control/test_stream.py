@@ -361,7 +361,7 @@ def test_two_instances_on_one_postgres_deliver_through_listen_notify(
             finally:
                 reader.close()
     finally:
-        other.db.engine.dispose()
+        other.db.dispose()
 
 
 def test_hub_reconnects_its_listen_connection(pg_control_ctx: ControlContext) -> None:

@@ -58,7 +58,7 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         return _sample_names([edge.metrics.registry, RelayMetrics().registry, control.registry])
     finally:
         edge.engine.dispose()
-        control.db.engine.dispose()
+        control.db.dispose()
 
 
 def _metric_names(expr: str) -> set[str]:

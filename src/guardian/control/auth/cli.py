@@ -49,7 +49,7 @@ def _run(
     except ApiError as exc:
         raise fail(exc.message, 2 if exc.status in (400, 422) else 1) from None
     finally:
-        ctx.db.engine.dispose()
+        ctx.db.dispose()
 
 
 def _out(data: object, json_out: bool, text: str) -> None:

@@ -68,4 +68,4 @@ def test_two_apps_on_one_postgres_database(pg_inv: Inventory) -> None:
             results = _send_together(clients, inv.a.relay_headers, {"events": events})
             _assert_one_row_each(inv, events, results)
     finally:
-        second_ctx.db.engine.dispose()
+        second_ctx.db.dispose()

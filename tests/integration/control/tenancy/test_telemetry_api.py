@@ -139,7 +139,7 @@ def test_telemetry_over_the_camera_quota_keeps_the_first_cameras(
             "event_retention_days": None,
             "archive_bytes": 1024**3,
         },
-        "usage": {"cameras": 8, "sites": 1},
+        "usage": {"cameras": 8, "sites": 1, "archive_bytes": 0},
     }
 
 

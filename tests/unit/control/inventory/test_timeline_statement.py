@@ -71,14 +71,15 @@ def test_rows_mirror_the_event_schema() -> None:
     assert tuple(EventRow.__annotations__) == tuple(EventOut.model_fields)
 
 
-def _row(n: int, zone: dt.tzinfo) -> tuple[Any, ...]:
+def _row(n: int, zone: dt.tzinfo, archived: bool = False) -> tuple[Any, ...]:
     at = dt.datetime(2026, 3, 1, 12, n, tzinfo=dt.UTC).astimezone(zone)
+    archive = ("bafkreiexample", 42, at) if archived else (None, None, None)
     return (f"e-{n}", "s-1", "c-1", "front", "camera", "front", "interaction_detected", "person",
-            None, 1.5, 1, "high", "ended", at, at, False, 1, at, at)  # fmt: skip
+            None, 1.5, 1, "high", "ended", at, at, False, 1, at, at, *archive)  # fmt: skip
 
 
 def test_rows_become_a_page_in_utc_with_a_cursor_only_when_more_follow() -> None:
-    rows = [_row(3, PLUS_TWO), _row(2, dt.UTC), _row(1, PLUS_TWO)]
+    rows = [_row(3, PLUS_TWO, archived=True), _row(2, dt.UTC), _row(1, PLUS_TWO)]
     page = rows_page(rows, 2)
     assert [item["id"] for item in page["items"]] == ["e-3", "e-2"]
     first = page["items"][0]
@@ -86,4 +87,8 @@ def test_rows_become_a_page_in_utc_with_a_cursor_only_when_more_follow() -> None
     assert first["started_at"] == rows[0][13] and first["dwell_s"] == 1.5
     assert page["next_cursor"] == encode_cursor(page["items"][1]["started_at"], "e-2")
     assert rows_page(rows, 3)["next_cursor"] is None
-    assert page_json(page).count(b'Z"') == 8  # every time in the JSON is UTC
+    # The archive's columns become one nested object (or null).
+    assert first["archive"] == {"cid": "bafkreiexample", "size": 42, "archived_at": rows[0][13]}
+    assert first["archive"]["archived_at"].tzinfo is dt.UTC
+    assert page["items"][1]["archive"] is None
+    assert page_json(page).count(b'Z"') == 9  # every time in the JSON is UTC
