@@ -28,7 +28,7 @@ from guardian.control.context import ControlContext
 from guardian.control.inventory.schemas import MAX_BATCH, EventSummaryIn, IngestBatch
 from guardian.control.store.tables import BootstrapToken, Relay, Site
 from guardian.control.tenancy.relays import relay_serves, tenants_of, touch_relay
-from guardian.control.tenancy.schemas import TelemetryIn
+from guardian.control.tenancy.schemas import EDGE_FIGURES, TelemetryIn
 from guardian.control.tenancy.sites import BootstrapTokenRejected, redeem_bootstrap_token
 from guardian.control.tenancy.telemetry import apply_telemetry
 from guardian.control.tenancy.tokens import sha256_hex
@@ -130,6 +130,9 @@ def telemetry_in(at: dt.datetime, message: control_pb2.SiteHealth) -> TelemetryI
     }
     if message.HasField("last_seen_at"):
         site["edge_last_seen_at"] = message.last_seen_at.ToDatetime(dt.UTC).isoformat()
+    for name in EDGE_FIGURES:
+        if message.HasField(name):
+            site[name] = getattr(message, name)
     cameras = [
         {
             "name": camera.name,

@@ -34,6 +34,7 @@ IDLE_WAIT_S = 1.0
 PUSHES_IN_FLIGHT = 2
 #: An edge with more unacked outbox rows than this is degraded.
 OUTBOX_DEGRADED_ROWS = 1000
+_UINT64_MAX = 2**64 - 1
 _DONE = frozenset(
     {
         control_pb2.SUMMARY_STATUS_CREATED,
@@ -90,6 +91,44 @@ def camera_health(camera: Mapping[str, Any]) -> control_pb2.Health.ValueType:
     return control_pb2.HEALTH_DEGRADED
 
 
+def _count(value: Any) -> int | None:
+    """A uint64 count of stored telemetry (``MessageToDict`` writes uint64 as a string);
+    ``None`` when ``value`` is not one."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= _UINT64_MAX else None
+
+
+def edge_figures(payload: Mapping[str, Any] | None) -> dict[str, int]:
+    """The ``SiteHealth`` figures in a site's stored telemetry, only those the edge reported:
+    disk free and total bytes (from ``box``), queued and dead capture jobs (``ingest``) and
+    the outbox depth. ``MessageToDict`` leaves zeros out, so a count missing from a part the
+    edge sent is 0; a part missing altogether was not reported. A disk total of 0 means the
+    edge could not measure its disk: no disk figures then."""
+    if payload is None:
+        return {}
+    figures: dict[str, int] = {}
+    box = payload.get("box")
+    if isinstance(box, Mapping):
+        total = _count(box.get("disk_total_bytes", 0))
+        used = _count(box.get("disk_used_bytes", 0))
+        if total and used is not None:
+            figures["disk_free_bytes"] = max(0, total - used)
+            figures["disk_total_bytes"] = total
+    ingest = payload.get("ingest")
+    if isinstance(ingest, Mapping):
+        for name, key in (("queue_depth", "jobs_queued"), ("dead_jobs", "jobs_dead")):
+            value = _count(ingest.get(key, 0))
+            if value is not None:
+                figures[name] = value
+    outbox = _count(payload.get("outbox_depth", 0))
+    if outbox is not None:
+        figures["outbox_depth"] = outbox
+    return figures
+
+
 def site_health(
     edge: EdgeView,
     telemetry: SiteTelemetry | None,
@@ -99,9 +138,11 @@ def site_health(
     now: dt.datetime,
     offline_after: dt.timedelta,
 ) -> control_pb2.SiteHealth:
-    """One site's health: offline when not heard from, degraded when a camera or the outbox is."""
+    """One site's health: offline when not heard from, degraded when a camera or the outbox is;
+    with the edge's disk, job queue and outbox figures when its telemetry reported them."""
     cameras = []
     payload = telemetry.payload if telemetry is not None else {}
+    figures = edge_figures(telemetry.payload if telemetry is not None else None)
     for camera in payload.get("cameras", []):
         entry = control_pb2.CameraHealth(
             name=str(camera.get("name", "")),
@@ -118,7 +159,7 @@ def site_health(
         health = control_pb2.HEALTH_OFFLINE
     elif (
         any(c.health != control_pb2.HEALTH_HEALTHY for c in cameras)
-        or int(payload.get("outbox_depth", 0)) > OUTBOX_DEGRADED_ROWS
+        or figures.get("outbox_depth", 0) > OUTBOX_DEGRADED_ROWS
     ):
         health = control_pb2.HEALTH_DEGRADED
     else:
@@ -130,6 +171,8 @@ def site_health(
         edge_version=edge_version,
         cameras=cameras,
     )
+    for name, value in figures.items():
+        setattr(message, name, value)
     if edge.last_seen_at is not None:
         message.last_seen_at.CopyFrom(_ts(edge.last_seen_at))
     return message

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     Index,
     Integer,
@@ -116,6 +117,12 @@ class Site(Base):
     health: Mapped[str] = mapped_column(String(16), default="unknown")
     last_seen_at: Mapped[dt.datetime | None]
     details: Mapped[dict[str, Any] | None]
+    # The edge's figures from its last telemetry (counters only); None: not reported.
+    disk_free_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    disk_total_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    queue_depth: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    dead_jobs: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    outbox_depth: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class BootstrapToken(Base):

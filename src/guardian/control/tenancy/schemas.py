@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from guardian.control.tenancy.health import Health
 
@@ -15,6 +23,21 @@ _SEEN = "2025-01-31T09:30:00Z"
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+# A count or byte size the edge reported: a JSON integer that fits a signed 64-bit column.
+Count = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
+
+# The edge's figures a site's telemetry may carry, stored in columns of the same names.
+EdgeFigure = Literal[
+    "disk_free_bytes", "disk_total_bytes", "queue_depth", "dead_jobs", "outbox_depth"
+]
+EDGE_FIGURES: tuple[EdgeFigure, ...] = typing.get_args(EdgeFigure)
+_FIGURE_DOCS: dict[EdgeFigure, str] = {
+    "disk_free_bytes": "Free bytes on the edge's data volume.",
+    "disk_total_bytes": "Size of the edge's data volume, bytes.",
+    "queue_depth": "Capture (detection) jobs waiting at the edge.",
+    "dead_jobs": "Capture jobs that gave up at the edge.",
+    "outbox_depth": "Event rows at the edge waiting for the relay's ack.",
+}
 
 
 class SiteOut(BaseModel):
@@ -32,6 +55,23 @@ class SiteOut(BaseModel):
     created_at: dt.datetime = Field(examples=["2025-01-30T12:00:00Z"])
     details: dict[str, Any] = Field(
         examples=[{"version": "0.4.0"}], description="Summary of the site's last telemetry."
+    )
+    disk_free_bytes: int | None = Field(
+        examples=[412_000_000_000],
+        description=_FIGURE_DOCS["disk_free_bytes"] + " Null: not reported.",
+    )
+    disk_total_bytes: int | None = Field(
+        examples=[500_000_000_000],
+        description=_FIGURE_DOCS["disk_total_bytes"] + " Null: not reported.",
+    )
+    queue_depth: int | None = Field(
+        examples=[3], description=_FIGURE_DOCS["queue_depth"] + " Null: not reported."
+    )
+    dead_jobs: int | None = Field(
+        examples=[0], description=_FIGURE_DOCS["dead_jobs"] + " Null: not reported."
+    )
+    outbox_depth: int | None = Field(
+        examples=[0], description=_FIGURE_DOCS["outbox_depth"] + " Null: not reported."
     )
 
 
@@ -127,12 +167,29 @@ class CameraPatch(BaseModel):
 
 
 class SiteTelemetry(BaseModel):
-    """A site's own state in a telemetry report (extra scalar fields are kept as details)."""
+    """A site's own state in a telemetry report: health, version and the edge's figures (each
+    optional; a report without one clears it). Extra scalar fields are kept as details."""
 
     model_config = ConfigDict(extra="allow")
 
     health: Literal["healthy", "degraded", "offline"]
     version: str | None = Field(None, max_length=64)
+    disk_free_bytes: Count | None = Field(None, description=_FIGURE_DOCS["disk_free_bytes"])
+    disk_total_bytes: Count | None = Field(None, description=_FIGURE_DOCS["disk_total_bytes"])
+    queue_depth: Count | None = Field(None, description=_FIGURE_DOCS["queue_depth"])
+    dead_jobs: Count | None = Field(None, description=_FIGURE_DOCS["dead_jobs"])
+    outbox_depth: Count | None = Field(None, description=_FIGURE_DOCS["outbox_depth"])
+
+    @model_validator(mode="after")
+    def _free_within_total(self) -> SiteTelemetry:
+        free, total = self.disk_free_bytes, self.disk_total_bytes
+        if free is not None and total is not None and free > total:
+            raise ValueError("disk_free_bytes exceeds disk_total_bytes")
+        return self
+
+    def figures(self) -> dict[str, int | None]:
+        """The edge's figures by name (``EDGE_FIGURES``), ``None`` when not reported."""
+        return {name: getattr(self, name) for name in EDGE_FIGURES}
 
 
 class CameraTelemetry(BaseModel):
@@ -157,7 +214,15 @@ class TelemetryIn(BaseModel):
                     "tenant_id": "5e0a7c9b-2d41-4f8e-a3b6-9c1d7e2f4a80",
                     "site_id": _SITE_ID,
                     "at": _SEEN,
-                    "site": {"health": "healthy", "version": "0.4.0"},
+                    "site": {
+                        "health": "healthy",
+                        "version": "0.4.0",
+                        "disk_free_bytes": 412_000_000_000,
+                        "disk_total_bytes": 500_000_000_000,
+                        "queue_depth": 3,
+                        "dead_jobs": 0,
+                        "outbox_depth": 0,
+                    },
                     "cameras": [
                         {
                             "name": "front",

@@ -19,7 +19,7 @@ from guardian.control.tenancy.health import (
     summarise,
 )
 from guardian.control.tenancy.plans import QuotaExceeded
-from guardian.control.tenancy.schemas import TelemetryIn
+from guardian.control.tenancy.schemas import EDGE_FIGURES, TelemetryIn
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ def apply_telemetry(
     """Update ``site`` and its cameras from ``report``; returns (site health, cameras updated).
 
     A report older than what is stored changes nothing; cameras beyond the plan's quota are
-    skipped (logged), the rest of the report still applies.
+    skipped (logged), the rest of the report still applies. The edge's figures (disk, job
+    queue, outbox) are those of the latest report: one without them (an older relay or edge)
+    sets them to ``None`` rather than leaving figures that are no longer current.
     """
     seen = clamp_seen(report.at, now)
     if not is_newer(seen, site.last_seen_at):
@@ -38,8 +40,9 @@ def apply_telemetry(
     health = site_health(report.site.health)
     site.health = health
     site.last_seen_at = seen
-    site.details = summarise(report.site.model_dump())
-    site.details.pop("health", None)
+    site.details = summarise(report.site.model_dump(exclude={"health", *EDGE_FIGURES}))
+    for name, value in report.site.figures().items():
+        setattr(site, name, value)
     updated = 0
     for item in report.cameras:
         try:

@@ -25,6 +25,11 @@ def site_out(site: Site, now: dt.datetime) -> SiteOut:
         enrolled_at=site.enrolled_at,
         created_at=site.created_at,
         details=site.details or {},
+        disk_free_bytes=site.disk_free_bytes,
+        disk_total_bytes=site.disk_total_bytes,
+        queue_depth=site.queue_depth,
+        dead_jobs=site.dead_jobs,
+        outbox_depth=site.outbox_depth,
     )
 
 

@@ -26,22 +26,21 @@ ONLINE = ("healthy", "degraded")
 
 
 def edge_resources(site: SiteOut) -> dict[str, Any]:
-    """Disk space and outbox (queue) depth of a site's edge, as its telemetry reported them
-    (``None`` when not reported)."""
-    details = site.details
-    total, used = details.get("disk_total_bytes"), details.get("disk_used_bytes")
-    free = details.get("disk_free_bytes")
-    if free is None and isinstance(total, int | float) and isinstance(used, int | float):
-        free = total - used
+    """A site's edge figures for the Sites tables (each ``None`` when not reported): free
+    disk and its share of the disk (when the total is known), queued and dead capture jobs,
+    the outbox depth, and the edge version."""
+    free, total = site.disk_free_bytes, site.disk_total_bytes
     share = None
-    if isinstance(total, int | float) and total > 0 and isinstance(free, int | float):
-        share = round(100 * (total - free) / total)
+    if free is not None and total:
+        share = round(100 * min(free, total) / total)
     return {
         "disk_free": free,
         "disk_total": total,
-        "disk_used_pct": share,
-        "queue": details.get("outbox_depth"),
-        "version": details.get("version"),
+        "disk_free_pct": share,
+        "queue": site.queue_depth,
+        "dead_jobs": site.dead_jobs,
+        "outbox": site.outbox_depth,
+        "version": site.details.get("version"),
     }
 
 

@@ -156,3 +156,72 @@ def test_relays_api_shows_only_the_callers_relay(
         ]
         assert relays[0]["last_seen_at"] is not None
     assert client.get("/api/v1/relays", headers=tenants.b_viewer.headers).json() == {"relays": []}
+
+
+FIGURES = ("disk_free_bytes", "disk_total_bytes", "queue_depth", "dead_jobs", "outbox_depth")
+
+
+def _figures(client: TestClient, site_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    site = client.get(f"/api/v1/sites/{site_id}", headers=headers).json()
+    return {name: site[name] for name in FIGURES}
+
+
+def test_the_edges_figures_are_stored_on_the_site_and_listed(
+    control_ctx: ControlContext, client: TestClient, tenants: Tenants, relay: dict[str, str]
+) -> None:
+    tenant = tenants.a_admin.tenant_id
+    site_id = make_site(control_ctx, tenant)
+    figures = {
+        "disk_free_bytes": 2**40,
+        "disk_total_bytes": 2**42,
+        "queue_depth": 0,
+        "dead_jobs": 1,
+        "outbox_depth": 12,
+    }
+    site = {"health": "healthy", "version": "0.9.0", **figures}
+    got = client.post(
+        "/api/v1/ingest/telemetry", json=_report(tenant, site_id, site=site), headers=relay
+    )
+    assert got.status_code == 200, got.text
+
+    viewer = tenants.a_viewer.headers
+    assert _figures(client, site_id, viewer) == figures
+    [listed] = client.get("/api/v1/sites", headers=viewer).json()["sites"]
+    assert {name: listed[name] for name in FIGURES} == figures
+    assert listed["details"] == {"version": "0.9.0"}
+    # Tenant B sees none of it.
+    assert client.get("/api/v1/sites", headers=tenants.b_viewer.headers).json() == {"sites": []}
+
+    # A report without them (an older relay) leaves them null, not stale.
+    got = client.post("/api/v1/ingest/telemetry", json=_report(tenant, site_id), headers=relay)
+    assert got.status_code == 200, got.text
+    assert _figures(client, site_id, viewer) == dict.fromkeys(FIGURES)
+
+
+@pytest.mark.parametrize(
+    "figures",
+    [
+        {"queue_depth": -1},
+        {"outbox_depth": "12"},
+        {"dead_jobs": 2**63},
+        {"disk_free_bytes": 11, "disk_total_bytes": 10},
+    ],
+    ids=["negative", "string", "beyond-bigint", "free-above-total"],
+)
+def test_invalid_figures_are_refused_and_change_nothing(
+    control_ctx: ControlContext,
+    client: TestClient,
+    tenants: Tenants,
+    relay: dict[str, str],
+    figures: dict[str, Any],
+) -> None:
+    tenant = tenants.a_admin.tenant_id
+    site_id = make_site(control_ctx, tenant)
+    report = _report(tenant, site_id, site={"health": "healthy", **figures})
+
+    got = client.post("/api/v1/ingest/telemetry", json=report, headers=relay)
+
+    assert got.status_code == 422, got.text
+    site = client.get(f"/api/v1/sites/{site_id}", headers=tenants.a_viewer.headers).json()
+    assert site["health"] == "unknown"
+    assert {name: site[name] for name in FIGURES} == dict.fromkeys(FIGURES)

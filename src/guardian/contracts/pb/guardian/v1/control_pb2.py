@@ -25,23 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19guardian/v1/control.proto\x12\x0bguardian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n\x0cSummaryBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12)\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x19.guardian.v1.EventSummary\"\xc5\x03\n\x0c\x45ventSummary\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07site_id\x18\x03 \x01(\t\x12,\n\x0bsource_kind\x18\x04 \x01(\x0e\x32\x17.guardian.v1.SourceKind\x12\x13\n\x0bsource_name\x18\x05 \x01(\t\x12\x0c\n\x04type\x18\x06 \x01(\t\x12\x12\n\x05label\x18\x07 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04zone\x18\x08 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07\x64well_s\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x14\n\x0cperson_count\x18\n \x01(\r\x12+\n\nconfidence\x18\x0b \x01(\x0e\x32\x17.guardian.v1.Confidence\x12&\n\x05state\x18\x0c \x01(\x0e\x32\x17.guardian.v1.EventState\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x0f \x01(\x05\x42\x08\n\x06_labelB\x07\n\x05_zoneB\n\n\x08_dwell_s\"K\n\nSummaryAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.guardian.v1.SummaryResult\"W\n\rSummaryResult\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.guardian.v1.SummaryStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\"u\n\x0cHealthReport\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrelay_version\x18\x02 \x01(\t\x12&\n\x05sites\x18\x03 \x03(\x0b\x32\x17.guardian.v1.SiteHealth\"\xc9\x01\n\nSiteHealth\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\x12#\n\x06health\x18\x03 \x01(\x0e\x32\x13.guardian.v1.Health\x12\x14\n\x0c\x65\x64ge_version\x18\x04 \x01(\t\x12\x30\n\x0clast_seen_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07\x63\x61meras\x18\x06 \x03(\x0b\x32\x19.guardian.v1.CameraHealth\"\xb1\x01\n\x0c\x43\x61meraHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x06health\x18\x02 \x01(\x0e\x32\x13.guardian.v1.Health\x12\r\n\x05state\x18\x03 \x01(\t\x12\x16\n\tinput_fps\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\ndetect_fps\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x11\n\trecording\x18\x06 \x01(\tB\x0c\n\n_input_fpsB\r\n\x0b_detect_fps\"U\n\tHealthAck\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.guardian.v1.SiteHealthResult\x12\x18\n\x10revoked_site_ids\x18\x02 \x03(\t\"E\n\x10SiteHealthResult\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"(\n\rRedeemRequest\x12\x17\n\x0f\x62ootstrap_token\x18\x01 \x01(\t\"G\n\x0eRedeemResponse\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tsite_name\x18\x03 \x01(\t*Y\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_KIND_CAMERA\x10\x01\x12\x16\n\x12SOURCE_KIND_DEVICE\x10\x02*h\n\nConfidence\x12\x1a\n\x16\x43ONFIDENCE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43ONFIDENCE_LOW\x10\x01\x12\x15\n\x11\x43ONFIDENCE_MEDIUM\x10\x02\x12\x13\n\x0f\x43ONFIDENCE_HIGH\x10\x03*X\n\nEventState\x12\x1b\n\x17\x45VENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45VENT_STATE_ACTIVE\x10\x01\x12\x15\n\x11\x45VENT_STATE_ENDED\x10\x02*\xbc\x01\n\rSummaryStatus\x12\x1e\n\x1aSUMMARY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SUMMARY_STATUS_CREATED\x10\x01\x12\x1a\n\x16SUMMARY_STATUS_UPDATED\x10\x02\x12\x1c\n\x18SUMMARY_STATUS_UNCHANGED\x10\x03\x12\x18\n\x14SUMMARY_STATUS_STALE\x10\x04\x12\x1b\n\x17SUMMARY_STATUS_REJECTED\x10\x05*]\n\x06Health\x12\x16\n\x12HEALTH_UNSPECIFIED\x10\x00\x12\x12\n\x0eHEALTH_HEALTHY\x10\x01\x12\x13\n\x0fHEALTH_DEGRADED\x10\x02\x12\x12\n\x0eHEALTH_OFFLINE\x10\x03\x32\xdf\x01\n\x0b\x43ontrolLink\x12\x43\n\rPushSummaries\x12\x19.guardian.v1.SummaryBatch\x1a\x17.guardian.v1.SummaryAck\x12?\n\nPushHealth\x12\x19.guardian.v1.HealthReport\x1a\x16.guardian.v1.HealthAck\x12J\n\x0fRedeemBootstrap\x12\x1a.guardian.v1.RedeemRequest\x1a\x1b.guardian.v1.RedeemResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19guardian/v1/control.proto\x12\x0bguardian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n\x0cSummaryBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12)\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x19.guardian.v1.EventSummary\"\xc5\x03\n\x0c\x45ventSummary\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0f\n\x07site_id\x18\x03 \x01(\t\x12,\n\x0bsource_kind\x18\x04 \x01(\x0e\x32\x17.guardian.v1.SourceKind\x12\x13\n\x0bsource_name\x18\x05 \x01(\t\x12\x0c\n\x04type\x18\x06 \x01(\t\x12\x12\n\x05label\x18\x07 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04zone\x18\x08 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07\x64well_s\x18\t \x01(\x01H\x02\x88\x01\x01\x12\x14\n\x0cperson_count\x18\n \x01(\r\x12+\n\nconfidence\x18\x0b \x01(\x0e\x32\x17.guardian.v1.Confidence\x12&\n\x05state\x18\x0c \x01(\x0e\x32\x17.guardian.v1.EventState\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x0f \x01(\x05\x42\x08\n\x06_labelB\x07\n\x05_zoneB\n\n\x08_dwell_s\"K\n\nSummaryAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12+\n\x07results\x18\x02 \x03(\x0b\x32\x1a.guardian.v1.SummaryResult\"W\n\rSummaryResult\x12\n\n\x02id\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.guardian.v1.SummaryStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\"u\n\x0cHealthReport\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrelay_version\x18\x02 \x01(\t\x12&\n\x05sites\x18\x03 \x03(\x0b\x32\x17.guardian.v1.SiteHealth\"\xab\x03\n\nSiteHealth\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\x12#\n\x06health\x18\x03 \x01(\x0e\x32\x13.guardian.v1.Health\x12\x14\n\x0c\x65\x64ge_version\x18\x04 \x01(\t\x12\x30\n\x0clast_seen_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07\x63\x61meras\x18\x06 \x03(\x0b\x32\x19.guardian.v1.CameraHealth\x12\x1c\n\x0f\x64isk_free_bytes\x18\x07 \x01(\x04H\x00\x88\x01\x01\x12\x1d\n\x10\x64isk_total_bytes\x18\x08 \x01(\x04H\x01\x88\x01\x01\x12\x18\n\x0bqueue_depth\x18\t \x01(\x04H\x02\x88\x01\x01\x12\x16\n\tdead_jobs\x18\n \x01(\x04H\x03\x88\x01\x01\x12\x19\n\x0coutbox_depth\x18\x0b \x01(\x04H\x04\x88\x01\x01\x42\x12\n\x10_disk_free_bytesB\x13\n\x11_disk_total_bytesB\x0e\n\x0c_queue_depthB\x0c\n\n_dead_jobsB\x0f\n\r_outbox_depth\"\xb1\x01\n\x0c\x43\x61meraHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x06health\x18\x02 \x01(\x0e\x32\x13.guardian.v1.Health\x12\r\n\x05state\x18\x03 \x01(\t\x12\x16\n\tinput_fps\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\ndetect_fps\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x11\n\trecording\x18\x06 \x01(\tB\x0c\n\n_input_fpsB\r\n\x0b_detect_fps\"U\n\tHealthAck\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.guardian.v1.SiteHealthResult\x12\x18\n\x10revoked_site_ids\x18\x02 \x03(\t\"E\n\x10SiteHealthResult\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"(\n\rRedeemRequest\x12\x17\n\x0f\x62ootstrap_token\x18\x01 \x01(\t\"G\n\x0eRedeemResponse\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tsite_name\x18\x03 \x01(\t*Y\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12SOURCE_KIND_CAMERA\x10\x01\x12\x16\n\x12SOURCE_KIND_DEVICE\x10\x02*h\n\nConfidence\x12\x1a\n\x16\x43ONFIDENCE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43ONFIDENCE_LOW\x10\x01\x12\x15\n\x11\x43ONFIDENCE_MEDIUM\x10\x02\x12\x13\n\x0f\x43ONFIDENCE_HIGH\x10\x03*X\n\nEventState\x12\x1b\n\x17\x45VENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45VENT_STATE_ACTIVE\x10\x01\x12\x15\n\x11\x45VENT_STATE_ENDED\x10\x02*\xbc\x01\n\rSummaryStatus\x12\x1e\n\x1aSUMMARY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SUMMARY_STATUS_CREATED\x10\x01\x12\x1a\n\x16SUMMARY_STATUS_UPDATED\x10\x02\x12\x1c\n\x18SUMMARY_STATUS_UNCHANGED\x10\x03\x12\x18\n\x14SUMMARY_STATUS_STALE\x10\x04\x12\x1b\n\x17SUMMARY_STATUS_REJECTED\x10\x05*]\n\x06Health\x12\x16\n\x12HEALTH_UNSPECIFIED\x10\x00\x12\x12\n\x0eHEALTH_HEALTHY\x10\x01\x12\x13\n\x0fHEALTH_DEGRADED\x10\x02\x12\x12\n\x0eHEALTH_OFFLINE\x10\x03\x32\xdf\x01\n\x0b\x43ontrolLink\x12\x43\n\rPushSummaries\x12\x19.guardian.v1.SummaryBatch\x1a\x17.guardian.v1.SummaryAck\x12?\n\nPushHealth\x12\x19.guardian.v1.HealthReport\x1a\x16.guardian.v1.HealthAck\x12J\n\x0fRedeemBootstrap\x12\x1a.guardian.v1.RedeemRequest\x1a\x1b.guardian.v1.RedeemResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guardian.contracts.pb.guardian.v1.control_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SOURCEKIND']._serialized_start=1550
-  _globals['_SOURCEKIND']._serialized_end=1639
-  _globals['_CONFIDENCE']._serialized_start=1641
-  _globals['_CONFIDENCE']._serialized_end=1745
-  _globals['_EVENTSTATE']._serialized_start=1747
-  _globals['_EVENTSTATE']._serialized_end=1835
-  _globals['_SUMMARYSTATUS']._serialized_start=1838
-  _globals['_SUMMARYSTATUS']._serialized_end=2026
-  _globals['_HEALTH']._serialized_start=2028
-  _globals['_HEALTH']._serialized_end=2121
+  _globals['_SOURCEKIND']._serialized_start=1776
+  _globals['_SOURCEKIND']._serialized_end=1865
+  _globals['_CONFIDENCE']._serialized_start=1867
+  _globals['_CONFIDENCE']._serialized_end=1971
+  _globals['_EVENTSTATE']._serialized_start=1973
+  _globals['_EVENTSTATE']._serialized_end=2061
+  _globals['_SUMMARYSTATUS']._serialized_start=2064
+  _globals['_SUMMARYSTATUS']._serialized_end=2252
+  _globals['_HEALTH']._serialized_start=2254
+  _globals['_HEALTH']._serialized_end=2347
   _globals['_SUMMARYBATCH']._serialized_start=75
   _globals['_SUMMARYBATCH']._serialized_end=150
   _globals['_EVENTSUMMARY']._serialized_start=153
@@ -53,17 +53,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEALTHREPORT']._serialized_start=774
   _globals['_HEALTHREPORT']._serialized_end=891
   _globals['_SITEHEALTH']._serialized_start=894
-  _globals['_SITEHEALTH']._serialized_end=1095
-  _globals['_CAMERAHEALTH']._serialized_start=1098
-  _globals['_CAMERAHEALTH']._serialized_end=1275
-  _globals['_HEALTHACK']._serialized_start=1277
-  _globals['_HEALTHACK']._serialized_end=1362
-  _globals['_SITEHEALTHRESULT']._serialized_start=1364
-  _globals['_SITEHEALTHRESULT']._serialized_end=1433
-  _globals['_REDEEMREQUEST']._serialized_start=1435
-  _globals['_REDEEMREQUEST']._serialized_end=1475
-  _globals['_REDEEMRESPONSE']._serialized_start=1477
-  _globals['_REDEEMRESPONSE']._serialized_end=1548
-  _globals['_CONTROLLINK']._serialized_start=2124
-  _globals['_CONTROLLINK']._serialized_end=2347
+  _globals['_SITEHEALTH']._serialized_end=1321
+  _globals['_CAMERAHEALTH']._serialized_start=1324
+  _globals['_CAMERAHEALTH']._serialized_end=1501
+  _globals['_HEALTHACK']._serialized_start=1503
+  _globals['_HEALTHACK']._serialized_end=1588
+  _globals['_SITEHEALTHRESULT']._serialized_start=1590
+  _globals['_SITEHEALTHRESULT']._serialized_end=1659
+  _globals['_REDEEMREQUEST']._serialized_start=1661
+  _globals['_REDEEMREQUEST']._serialized_end=1701
+  _globals['_REDEEMRESPONSE']._serialized_start=1703
+  _globals['_REDEEMRESPONSE']._serialized_end=1774
+  _globals['_CONTROLLINK']._serialized_start=2350
+  _globals['_CONTROLLINK']._serialized_end=2573
 # @@protoc_insertion_point(module_scope)

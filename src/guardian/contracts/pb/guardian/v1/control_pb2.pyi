@@ -395,6 +395,11 @@ class SiteHealth(_message.Message):
     EDGE_VERSION_FIELD_NUMBER: _builtins.int
     LAST_SEEN_AT_FIELD_NUMBER: _builtins.int
     CAMERAS_FIELD_NUMBER: _builtins.int
+    DISK_FREE_BYTES_FIELD_NUMBER: _builtins.int
+    DISK_TOTAL_BYTES_FIELD_NUMBER: _builtins.int
+    QUEUE_DEPTH_FIELD_NUMBER: _builtins.int
+    DEAD_JOBS_FIELD_NUMBER: _builtins.int
+    OUTBOX_DEPTH_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """The tenant owning the site (UUID)."""
     site_id: _builtins.str
@@ -403,6 +408,19 @@ class SiteHealth(_message.Message):
     """The site's aggregate health."""
     edge_version: _builtins.str
     """The edge software version at the site; empty when unknown."""
+    disk_free_bytes: _builtins.int
+    """The edge's latest figures from its telemetry (counters only); each is unset when the
+    edge did not report it (an older edge, or no telemetry yet).
+    Free bytes on the edge's data volume (its size less the bytes in use).
+    """
+    disk_total_bytes: _builtins.int
+    """Size of the edge's data volume, bytes."""
+    queue_depth: _builtins.int
+    """Capture (detection) jobs waiting in the edge's job queue."""
+    dead_jobs: _builtins.int
+    """Capture jobs that gave up (dead)."""
+    outbox_depth: _builtins.int
+    """Outbox rows waiting for the relay's ack."""
     @_builtins.property
     def last_seen_at(self) -> _timestamp_pb2.Timestamp:
         """When the relay last heard from the site's edge."""
@@ -420,12 +438,36 @@ class SiteHealth(_message.Message):
         edge_version: _builtins.str = ...,
         last_seen_at: _timestamp_pb2.Timestamp | None = ...,
         cameras: _abc.Iterable[Global___CameraHealth] | None = ...,
+        disk_free_bytes: _builtins.int | None = ...,
+        disk_total_bytes: _builtins.int | None = ...,
+        queue_depth: _builtins.int | None = ...,
+        dead_jobs: _builtins.int | None = ...,
+        outbox_depth: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_at", b"last_seen_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_dead_jobs", b"_dead_jobs", "_disk_free_bytes", b"_disk_free_bytes", "_disk_total_bytes", b"_disk_total_bytes", "_outbox_depth", b"_outbox_depth", "_queue_depth", b"_queue_depth", "dead_jobs", b"dead_jobs", "disk_free_bytes", b"disk_free_bytes", "disk_total_bytes", b"disk_total_bytes", "last_seen_at", b"last_seen_at", "outbox_depth", b"outbox_depth", "queue_depth", b"queue_depth"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cameras", b"cameras", "edge_version", b"edge_version", "health", b"health", "last_seen_at", b"last_seen_at", "site_id", b"site_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_dead_jobs", b"_dead_jobs", "_disk_free_bytes", b"_disk_free_bytes", "_disk_total_bytes", b"_disk_total_bytes", "_outbox_depth", b"_outbox_depth", "_queue_depth", b"_queue_depth", "cameras", b"cameras", "dead_jobs", b"dead_jobs", "disk_free_bytes", b"disk_free_bytes", "disk_total_bytes", b"disk_total_bytes", "edge_version", b"edge_version", "health", b"health", "last_seen_at", b"last_seen_at", "outbox_depth", b"outbox_depth", "queue_depth", b"queue_depth", "site_id", b"site_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__dead_jobs: _TypeAlias = _typing.Literal["dead_jobs"]  # noqa: Y015
+    _WhichOneofArgType__dead_jobs: _TypeAlias = _typing.Literal["_dead_jobs", b"_dead_jobs"]  # noqa: Y015
+    _WhichOneofReturnType__disk_free_bytes: _TypeAlias = _typing.Literal["disk_free_bytes"]  # noqa: Y015
+    _WhichOneofArgType__disk_free_bytes: _TypeAlias = _typing.Literal["_disk_free_bytes", b"_disk_free_bytes"]  # noqa: Y015
+    _WhichOneofReturnType__disk_total_bytes: _TypeAlias = _typing.Literal["disk_total_bytes"]  # noqa: Y015
+    _WhichOneofArgType__disk_total_bytes: _TypeAlias = _typing.Literal["_disk_total_bytes", b"_disk_total_bytes"]  # noqa: Y015
+    _WhichOneofReturnType__outbox_depth: _TypeAlias = _typing.Literal["outbox_depth"]  # noqa: Y015
+    _WhichOneofArgType__outbox_depth: _TypeAlias = _typing.Literal["_outbox_depth", b"_outbox_depth"]  # noqa: Y015
+    _WhichOneofReturnType__queue_depth: _TypeAlias = _typing.Literal["queue_depth"]  # noqa: Y015
+    _WhichOneofArgType__queue_depth: _TypeAlias = _typing.Literal["_queue_depth", b"_queue_depth"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__dead_jobs) -> _WhichOneofReturnType__dead_jobs | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__disk_free_bytes) -> _WhichOneofReturnType__disk_free_bytes | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__disk_total_bytes) -> _WhichOneofReturnType__disk_total_bytes | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__outbox_depth) -> _WhichOneofReturnType__outbox_depth | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__queue_depth) -> _WhichOneofReturnType__queue_depth | None: ...
 
 Global___SiteHealth: _TypeAlias = SiteHealth  # noqa: Y015
 
