@@ -34,7 +34,21 @@ class RelaySettings(ServiceSettings):
     host: str = Field("127.0.0.1", description="Address the HTTP API and the gRPC link listen on.")
     http_port: int = Field(8730, ge=0, le=65535, description="Port of the relay's HTTP API.")
     link_port: int = Field(
-        8731, ge=0, le=65535, description="Port of the gRPC link edges connect to (mutual TLS)."
+        8731,
+        ge=0,
+        le=65535,
+        description="Port of the gRPC link edges enrol at (and edges enrolled before "
+        "link_direct_port existed link through): TLS, the client certificate optional.",
+    )
+    link_direct_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of the direct edge link: EdgeLink only, on grpcio's own mutual TLS "
+        "with the client certificate required and no TLS proxy in between (the fast path for "
+        "event streams and clip uploads). Edges learn it at enrolment and fall back to "
+        "link_port while it is unreachable. Default: link_port + 1, or any free port when "
+        "that one is taken or link_port is 0.",
     )
     control_url: str | None = Field(
         None,
@@ -87,6 +101,21 @@ class RelaySettings(ServiceSettings):
         if self.dead_link_seconds <= self.heartbeat_seconds:
             raise ValueError("dead_link_seconds must exceed heartbeat_seconds")
         return self
+
+    @model_validator(mode="after")
+    def _two_link_ports(self) -> RelaySettings:
+        direct = self.resolved_link_direct_port()
+        if direct > 65535:
+            raise ValueError("link_port is 65535: set link_direct_port")
+        if self.link_port and direct == self.link_port:
+            raise ValueError("link_direct_port must differ from link_port")
+        return self
+
+    def resolved_link_direct_port(self) -> int:
+        """``link_direct_port``, or the default: ``link_port + 1`` (0 when ``link_port`` is 0)."""
+        if self.link_direct_port is not None:
+            return self.link_direct_port
+        return self.link_port + 1 if self.link_port else 0
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the SQLite file in the data dir."""

@@ -251,8 +251,8 @@ class RelayContext:
 
     def is_revoked(self, serial: str) -> bool:
         """Whether ``serial`` is revoked (a fresh read of the store)."""
-        with self.sessions() as session:
-            return stored_revoked(session, serial)
+        with self.engine.connect() as connection:
+            return stored_revoked(connection, serial)
 
 
 def build_context(settings: RelaySettings, *, migrate: bool = True) -> RelayContext:

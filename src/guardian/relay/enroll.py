@@ -77,11 +77,15 @@ def _check_csr(csr_pem: str) -> None:
 
 
 class EnrollmentServicer(link_pb2_grpc.EnrollmentServicer):
-    """Enrols edges: redeem the token at the control plane, sign the CSR, record the edge."""
+    """Enrols edges: redeem the token at the control plane, sign the CSR, record the edge.
 
-    def __init__(self, ctx: RelayContext, redeem: Redeemer) -> None:
+    ``link_port`` is the direct EdgeLink port told to the edge (0: none).
+    """
+
+    def __init__(self, ctx: RelayContext, redeem: Redeemer, *, link_port: int = 0) -> None:
         self._ctx = ctx
         self._redeem = redeem
+        self._link_port = link_port
 
     def Enroll(
         self, request: link_pb2.EnrollRequest, context: grpc.ServicerContext
@@ -128,4 +132,5 @@ class EnrollmentServicer(link_pb2_grpc.EnrollmentServicer):
             tenant_id=site.tenant_id,
             relay_id=self._ctx.relay_id,
             not_after=not_after,
+            link_port=self._link_port,
         )

@@ -1,12 +1,16 @@
-"""The edge link's gRPC server: TLS with optional client certificates, ``EdgeLink`` and enrolment.
+"""The edge link's gRPC servers: ``EdgeLink`` and enrolment on two ports.
 
 grpcio's Python API cannot *request* a client certificate without *requiring* one, yet
-``Enrollment.Enroll`` must work without and ``EdgeLink`` needs one. So TLS is terminated
-by :class:`TlsFront` (Python ``ssl``, ``CERT_OPTIONAL``: a presented certificate must chain
-to the relay CA and be valid, or the handshake fails), which relays the bytes to the gRPC
-server on a loopback port and remembers, per relayed connection, the client certificate.
-The servicers look that certificate up by their call's peer address and verify it with
-``CertificateAuthority.identity_of`` (including revocation) on every call.
+``Enrollment.Enroll`` must work without and ``EdgeLink`` needs one. So the enrolment port
+(``link_port``) is fronted by :class:`TlsFront` (Python ``ssl``, ``CERT_OPTIONAL``: a
+presented certificate must chain to the relay CA and be valid, or the handshake fails),
+which relays the bytes to a gRPC server on a loopback port and remembers, per relayed
+connection, the client certificate. The direct port (``link_direct_port``) serves
+``EdgeLink`` alone on grpcio's own mutual TLS, the client certificate required, with no
+proxy in between; edges learn it at enrolment and carry their streams and clip uploads
+there. Either way the servicers read the call's certificate (the front's record, or the
+TLS session's ``auth_context``) and verify it with ``CertificateAuthority.identity_of``
+(including revocation) on every call.
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from guardian.common import faults
 from guardian.contracts.pb.guardian.v1 import link_pb2, link_pb2_grpc
 from guardian.relay.archive.servicer import add_archive
+from guardian.relay.config import RelaySettings
 from guardian.relay.context import RelayContext
 from guardian.relay.enroll import EnrollmentServicer, Redeemer
+from guardian.relay.media.transfer import ChunkLike
+from guardian.relay.media.wire import parse_clip_chunk
 from guardian.relay.pki import CertificateRejected, EdgeIdentity
 from guardian.relay.store.cache import EventConflict, store_batch
 from guardian.relay.store.edges import store_telemetry, touch
@@ -43,6 +50,7 @@ PROTOCOL_VERSION = 1
 MAX_BATCH_ITEMS = 200
 BEFORE_ACK = "link.relay.before_ack"
 _SILENT = object()
+EDGE_LINK = link_pb2.DESCRIPTOR.services_by_name["EdgeLink"]
 
 
 def _iso(ts: Timestamp) -> str:
@@ -86,10 +94,28 @@ def _read_into(requests: Iterator[link_pb2.EdgeMessage], inbox: queue.Queue[Any]
         inbox.put(None)
 
 
+CertificateOf = Callable[[grpc.ServicerContext], bytes | None]
+"""The client certificate (DER or PEM) a call came with; None when it came without."""
+
+
+def fronted_certificate(peers: PeerCertificates) -> CertificateOf:
+    """The certificate :class:`TlsFront` recorded for the call's relayed connection."""
+    return lambda context: peers.of_peer(context.peer())
+
+
+def tls_certificate(context: grpc.ServicerContext) -> bytes | None:
+    """The certificate (PEM) grpcio's own TLS verified for this call's connection."""
+    # A list of values per key at run time (the type stubs say bytes).
+    values: object = context.auth_context().get("x509_pem_cert")
+    if isinstance(values, list) and values and isinstance(values[0], bytes):
+        return values[0]
+    return None
+
+
 class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
     """``EdgeLink``: the edge's event/telemetry stream and clip uploads, for enrolled edges only."""
 
-    def __init__(self, ctx: RelayContext, certificate_of: Callable[[str], bytes | None]) -> None:
+    def __init__(self, ctx: RelayContext, certificate_of: CertificateOf) -> None:
         self._ctx = ctx
         self._certificate_of = certificate_of
         self._closing = threading.Event()
@@ -99,11 +125,11 @@ class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
         self._closing.set()
 
     def _identity(self, context: grpc.ServicerContext) -> EdgeIdentity:
-        der = self._certificate_of(context.peer())
-        if der is None:
+        certificate = self._certificate_of(context)
+        if certificate is None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
         try:
-            return self._ctx.ca.identity_of(der, is_revoked=self._ctx.is_revoked)
+            return self._ctx.ca.identity_of(certificate, is_revoked=self._ctx.is_revoked)
         except CertificateRejected as exc:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
 
@@ -242,14 +268,36 @@ class EdgeLinkServicer(link_pb2_grpc.EdgeLinkServicer):
             touch(session, identity.site_id, now)
 
     def UploadClip(
-        self, request_iterator: Iterator[link_pb2.ClipChunk], context: grpc.ServicerContext
+        self, request_iterator: Iterator[ChunkLike], context: grpc.ServicerContext
     ) -> link_pb2.ClipReceipt:
         identity = self._identity(context)
         return self._ctx.uploads.receive(identity, request_iterator, context)
 
 
+def add_edge_link(servicer: EdgeLinkServicer, server: grpc.Server) -> None:
+    """Serve ``EdgeLink`` as the generated ``add_EdgeLinkServicer_to_server`` does, except
+    that ``UploadClip`` messages are read by :func:`parse_clip_chunk`, which leaves the
+    media bytes in the received message instead of copying them twice."""
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        "Connect": grpc.stream_stream_rpc_method_handler(
+            servicer.Connect,
+            request_deserializer=link_pb2.EdgeMessage.FromString,
+            response_serializer=link_pb2.RelayMessage.SerializeToString,
+        ),
+        "UploadClip": grpc.stream_unary_rpc_method_handler(
+            servicer.UploadClip,
+            request_deserializer=parse_clip_chunk,
+            response_serializer=link_pb2.ClipReceipt.SerializeToString,
+        ),
+    }
+    service = EDGE_LINK.full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
+
+
 class LinkServer:
-    """The relay's link endpoint: gRPC servicers on loopback behind :class:`TlsFront`."""
+    """The relay's link endpoints: gRPC servicers on loopback behind :class:`TlsFront`
+    (``port``) and ``EdgeLink`` on grpcio's mutual TLS (``direct_port``)."""
 
     def __init__(self, ctx: RelayContext, redeem: Redeemer, *, workers: int = 32) -> None:
         settings = ctx.settings
@@ -263,33 +311,68 @@ class LinkServer:
         # Leaf plus CA: an edge enrolling without --ca-file pins the CA it is shown (TOFU).
         cert_path.write_bytes(cert_pem + ctx.ca.cert_pem)
         self.peers = PeerCertificates()
-        self.link = EdgeLinkServicer(ctx, self.peers.of_peer)
+        self.direct_link = EdgeLinkServicer(ctx, tls_certificate)
+        # No SO_REUSEPORT: a second relay on the port must fail, not share its edges.
+        self.direct_server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers), options=[("grpc.so_reuseport", 0)]
+        )
+        add_edge_link(self.direct_link, self.direct_server)
+        credentials = grpc.ssl_server_credentials(
+            [(key_pem, cert_pem + ctx.ca.cert_pem)],
+            root_certificates=ctx.ca.cert_pem,
+            require_client_auth=True,
+        )
+        self.direct_port = self._bind_direct(settings, credentials)
+        self.link = EdgeLinkServicer(ctx, fronted_certificate(self.peers))
         self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
-        link_pb2_grpc.add_EdgeLinkServicer_to_server(self.link, self.grpc_server)
+        add_edge_link(self.link, self.grpc_server)
         link_pb2_grpc.add_EnrollmentServicer_to_server(
-            EnrollmentServicer(ctx, redeem), self.grpc_server
+            EnrollmentServicer(ctx, redeem, link_port=self.direct_port), self.grpc_server
         )
         self.archive = add_archive(self.grpc_server, ctx, self.peers.of_peer)
         inner_port = self.grpc_server.add_insecure_port("127.0.0.1:0")
         context = server_tls_context(cert_path, key_path, ctx.ca.cert_pem)
         self.front = TlsFront(context, settings.host, settings.link_port, inner_port, self.peers)
 
+    def _bind_direct(self, settings: RelaySettings, credentials: grpc.ServerCredentials) -> int:
+        """Bind the direct port; the *default* one (``link_port + 1``) may be taken, and then
+        any free port does (edges learn it at enrolment). A configured one must bind."""
+        port = settings.resolved_link_direct_port()
+        try:
+            return self.direct_server.add_secure_port(_address(settings.host, port), credentials)
+        except RuntimeError:
+            if settings.link_direct_port is not None or port == 0:
+                raise
+        logger.warning("the default direct link port %d is taken; using a free one", port)
+        return self.direct_server.add_secure_port(_address(settings.host, 0), credentials)
+
     @property
     def port(self) -> int:
-        """The TLS port edges dial."""
+        """The TLS port edges enrol at (and older edges link through)."""
         return self.front.port
 
     def start(self) -> None:
         """Serve."""
+        self.direct_server.start()
         self.grpc_server.start()
         self.front.start()
-        logger.info("edge link listening", extra={"port": self.port})
+        logger.info(
+            "edge link listening", extra={"port": self.port, "direct_port": self.direct_port}
+        )
 
     def stop(self, grace: float = 2.0) -> None:
         """Stop accepting, close the streams, and wait for the servicers."""
         self.link.close()
+        self.direct_link.close()
         self.front.stop()
-        self.grpc_server.stop(grace).wait()
+        stopped = [self.direct_server.stop(grace), self.grpc_server.stop(grace)]
+        for event in stopped:
+            event.wait()
+
+
+def _address(host: str, port: int) -> str:
+    """``host:port`` for grpcio (IPv6 literals in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _sans(host: str) -> tuple[list[str], list[str]]:

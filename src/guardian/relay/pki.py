@@ -7,6 +7,8 @@ import ipaddress
 import logging
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,6 +38,9 @@ _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 RevocationCheck = Callable[[str], bool]
 """Answers whether a certificate serial (lowercase hex) is revoked."""
+#: Client certificates whose signature was checked, kept to skip parsing and verifying
+#: them again on every call (validity and revocation are still checked every time).
+VETTED_KEPT = 256
 
 
 class PkiError(Exception):
@@ -182,6 +187,16 @@ def _create_exclusive(path: Path, data: bytes) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class _Vetted:
+    """What never changes about a certificate this CA signed: its window, use and identity."""
+
+    not_before: dt.datetime
+    not_after: dt.datetime
+    for_clients: bool
+    identity: EdgeIdentity | None  # None: it names no (consistent) site
+
+
 class CertificateAuthority:
     """Signs edge client certificates and the relay's server certificate; verifies edges."""
 
@@ -191,6 +206,8 @@ class CertificateAuthority:
         self._key = key
         self.cert = cert
         self.cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        self._vetted: OrderedDict[bytes, _Vetted] = OrderedDict()
+        self._vetted_lock = threading.Lock()
 
     @classmethod
     def load_or_create(cls, directory: Path, *, name: str) -> CertificateAuthority:
@@ -326,8 +343,31 @@ class CertificateAuthority:
 
         Checks issuer and signature against this CA, the validity window, that it is a client
         certificate carrying a consistent site identity, and ``is_revoked``; raises
-        :class:`CertificateRejected` with the first failed check.
+        :class:`CertificateRejected` with the first failed check. The issuer and signature
+        checks are remembered per certificate (the edge presents the same one on every
+        call); the rest is checked every time.
         """
+        vetted = self._vet(cert_data)
+        moment = now or _now()
+        if moment < vetted.not_before:
+            raise CertificateRejected(RejectReason.NOT_YET_VALID)
+        if moment > vetted.not_after:
+            raise CertificateRejected(RejectReason.EXPIRED)
+        if not vetted.for_clients:
+            raise CertificateRejected(RejectReason.NOT_CLIENT)
+        if vetted.identity is None:
+            raise CertificateRejected(RejectReason.NO_IDENTITY)
+        if is_revoked is not None and is_revoked(vetted.identity.serial):
+            raise CertificateRejected(RejectReason.REVOKED)
+        return vetted.identity
+
+    def _vet(self, cert_data: bytes) -> _Vetted:
+        """Parse ``cert_data`` and check it was issued and signed by this CA (remembered)."""
+        with self._vetted_lock:
+            known = self._vetted.get(cert_data)
+            if known is not None:
+                self._vetted.move_to_end(cert_data)
+                return known
         cert = load_certificate(cert_data)
         if cert.issuer != self.cert.subject:
             raise CertificateRejected(RejectReason.FOREIGN)
@@ -335,17 +375,18 @@ class CertificateAuthority:
             cert.verify_directly_issued_by(self.cert)
         except (InvalidSignature, ValueError, TypeError) as exc:
             raise CertificateRejected(RejectReason.BAD_SIGNATURE) from exc
-        moment = now or _now()
-        if moment < cert.not_valid_before_utc:
-            raise CertificateRejected(RejectReason.NOT_YET_VALID)
-        if moment > cert.not_valid_after_utc:
-            raise CertificateRejected(RejectReason.EXPIRED)
-        if not _is_client_cert(cert):
-            raise CertificateRejected(RejectReason.NOT_CLIENT)
-        identity = _identity(cert)
-        if is_revoked is not None and is_revoked(identity.serial):
-            raise CertificateRejected(RejectReason.REVOKED)
-        return identity
+        try:
+            identity: EdgeIdentity | None = _identity(cert)
+        except CertificateRejected:
+            identity = None
+        vetted = _Vetted(
+            cert.not_valid_before_utc, cert.not_valid_after_utc, _is_client_cert(cert), identity
+        )
+        with self._vetted_lock:
+            self._vetted[bytes(cert_data)] = vetted
+            while len(self._vetted) > VETTED_KEPT:
+                self._vetted.popitem(last=False)
+        return vetted
 
 
 def _self_signed(key: ec.EllipticCurvePrivateKey, name: str, now: dt.datetime) -> x509.Certificate:

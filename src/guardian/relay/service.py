@@ -8,6 +8,7 @@ import threading
 import uvicorn
 from cryptography.hazmat.primitives import hashes
 
+from guardian.common.heap import keep_large_buffers
 from guardian.relay.app import create_app
 from guardian.relay.config import RelaySettings
 from guardian.relay.context import RelayContext, build_context
@@ -74,6 +75,7 @@ class RelayService:
 
 def serve(settings: RelaySettings) -> None:
     """Run the relay until SIGINT/SIGTERM (uvicorn handles the signals)."""
+    keep_large_buffers()  # clip bytes stream through in ~1 MiB buffers
     ctx = build_context(settings)
     service = RelayService(ctx)
     service.start()

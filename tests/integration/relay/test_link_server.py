@@ -1,13 +1,20 @@
-"""The relay's edge link on loopback: enrolment, mutual TLS, event batches, acks, revocation."""
+"""The relay's edge link on loopback: enrolment, mutual TLS, event batches, acks, revocation.
+
+EdgeLink is served on both of the relay's link ports: behind the TLS front (the enrolment
+port, for edges enrolled before the direct port existed) and on the direct port (grpcio's
+own mutual TLS); the identity checks must be the same on both.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import queue
+import socket
 import uuid
 from collections.abc import Iterator
 from concurrent import futures
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -107,7 +114,15 @@ def _enroll(link: LinkServer, ctx: RelayContext, directory: Path) -> EdgeIdentit
         )
     files.store(answer.certificate_chain_pem.encode(), answer.ca_pem.encode())
     assert (answer.site_id, answer.tenant_id) == (SITE, TENANT)
+    assert answer.link_port == link.direct_port != link.port
     return files
+
+
+PORTS = pytest.mark.parametrize("which", ["front", "direct"])
+
+
+def _port(link: LinkServer, which: str) -> int:
+    return link.port if which == "front" else link.direct_port
 
 
 def _event(version: int = 1, event_id: str | None = None) -> link_pb2.Event:
@@ -165,11 +180,12 @@ def _batch(items: list[tuple[int, link_pb2.Event]], batch_id: str = "b1") -> lin
     )
 
 
+@PORTS
 def test_enrolled_edge_streams_events_and_gets_acks(
-    link: LinkServer, ctx: RelayContext, tmp_path: Path
+    link: LinkServer, ctx: RelayContext, tmp_path: Path, which: str
 ) -> None:
     files = _enroll(link, ctx, tmp_path / "edge")
-    with _channel(link.port, files.ca_path.read_bytes(), files) as channel:
+    with _channel(_port(link, which), files.ca_path.read_bytes(), files) as channel:
         stream = Stream(channel)
         stream.send(_hello())
         welcome = next(stream.replies)
@@ -218,22 +234,72 @@ def test_reused_bootstrap_token_is_permission_denied(
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_connect_without_client_certificate_is_unauthenticated(
-    link: LinkServer, ctx: RelayContext
+@PORTS
+def test_connect_without_client_certificate_is_refused(
+    link: LinkServer, ctx: RelayContext, which: str
 ) -> None:
-    with _channel(link.port, ctx.ca.cert_pem) as channel:
+    with _channel(_port(link, which), ctx.ca.cert_pem) as channel:
         stream = Stream(channel)
         stream.send(_hello())
         with pytest.raises(grpc.RpcError) as caught:
             next(stream.replies)
-    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # The front lets the connection in (enrolment needs none) and the servicer refuses the
+    # call; the direct port requires the certificate in the handshake itself.
+    expected = grpc.StatusCode.UNAUTHENTICATED if which == "front" else grpc.StatusCode.UNAVAILABLE
+    assert caught.value.code() == expected
 
 
-def test_revoked_edge_is_refused(link: LinkServer, ctx: RelayContext, tmp_path: Path) -> None:
+def _listening_pair() -> tuple[int, socket.socket]:
+    """A free port P and a listener holding P + 1."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        holder = socket.socket()
+        try:
+            holder.bind(("127.0.0.1", port + 1))
+        except OSError:
+            holder.close()
+            continue
+        holder.listen()
+        return port, holder
+
+
+def test_a_taken_default_direct_port_gives_way_but_a_configured_one_fails(
+    ctx: RelayContext,
+) -> None:
+    port, holder = _listening_pair()
+    with holder:
+        settings = ctx.settings.model_copy(update={"link_port": port})
+        server = LinkServer(replace(ctx, settings=settings), control_redeemer(None), workers=2)
+        server.start()
+        server.stop(grace=0)
+        assert server.direct_port not in (0, port, port + 1)
+        taken = settings.model_copy(update={"link_port": 0, "link_direct_port": port + 1})
+        with pytest.raises(RuntimeError):
+            LinkServer(replace(ctx, settings=taken), control_redeemer(None), workers=2)
+
+
+def test_enrolment_is_not_served_on_the_direct_port(
+    link: LinkServer, ctx: RelayContext, tmp_path: Path
+) -> None:
+    files = _enroll(link, ctx, tmp_path / "edge")
+    with _channel(link.direct_port, files.ca_path.read_bytes(), files) as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            link_pb2_grpc.EnrollmentStub(channel).Enroll(
+                link_pb2.EnrollRequest(bootstrap_token="gbt_other", csr_pem="x"), timeout=TIMEOUT
+            )
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+@PORTS
+def test_revoked_edge_is_refused(
+    link: LinkServer, ctx: RelayContext, tmp_path: Path, which: str
+) -> None:
     files = _enroll(link, ctx, tmp_path / "edge")
     with ctx.sessions.begin() as session:
         assert revoke_site(session, SITE, dt.datetime.now(dt.UTC), "test")
-    with _channel(link.port, files.ca_path.read_bytes(), files) as channel:
+    with _channel(_port(link, which), files.ca_path.read_bytes(), files) as channel:
         stream = Stream(channel)
         stream.send(_hello())
         with pytest.raises(grpc.RpcError) as caught:
@@ -262,8 +328,9 @@ def _foreign_files(
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore:unclosed transport:ResourceWarning")
 @pytest.mark.parametrize("case", ["other_ca", "expired"])
+@PORTS
 def test_bad_client_certificate_fails_the_handshake(
-    link: LinkServer, ctx: RelayContext, tmp_path: Path, case: str
+    link: LinkServer, ctx: RelayContext, tmp_path: Path, case: str, which: str
 ) -> None:
     if case == "other_ca":
         other = CertificateAuthority.load_or_create(tmp_path / "other", name="relay test")
@@ -271,7 +338,7 @@ def test_bad_client_certificate_fails_the_handshake(
     else:
         long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
         files = _foreign_files(ctx.ca, tmp_path / "edge", ctx.ca.cert_pem, now=long_ago, days=1)
-    with _channel(link.port, ctx.ca.cert_pem, files) as channel:
+    with _channel(_port(link, which), ctx.ca.cert_pem, files) as channel:
         stream = Stream(channel)
         stream.send(_hello())
         with pytest.raises(grpc.RpcError) as caught:

@@ -511,6 +511,16 @@ def test_relay_settings_default_to_sqlite_in_the_data_dir(sqlite_relay_db: Relay
     assert RelaySettings().data_dir == Path("guardian-data/relay")
 
 
+def test_the_direct_link_port_defaults_next_to_the_link_port() -> None:
+    assert RelaySettings().resolved_link_direct_port() == 8732
+    assert RelaySettings(link_port=9000).resolved_link_direct_port() == 9001
+    assert RelaySettings(link_port=0).resolved_link_direct_port() == 0  # any free port
+    assert RelaySettings(link_direct_port=7000).resolved_link_direct_port() == 7000
+    for clash in ({"link_port": 9000, "link_direct_port": 9000}, {"link_port": 65535}):
+        with pytest.raises(ValueError):
+            RelaySettings.model_validate(clash)
+
+
 def test_relay_settings_read_the_relay_prefix_and_describe_every_field(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -31,6 +31,7 @@ PINNED_FIELDS: tuple[tuple[str, str, int, str], ...] = (
     ("EnrollResponse", "tenant_id", 4, "string"),
     ("EnrollResponse", "relay_id", 5, "string"),
     ("EnrollResponse", "not_after", 6, "google.protobuf.Timestamp"),
+    ("EnrollResponse", "link_port", 7, "uint32"),
     ("EdgeMessage", "hello", 1, "guardian.v1.Hello in body"),
     ("EdgeMessage", "event_batch", 2, "guardian.v1.EventBatch in body"),
     ("EdgeMessage", "telemetry", 3, "guardian.v1.Telemetry in body"),

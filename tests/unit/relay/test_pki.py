@@ -246,6 +246,39 @@ def test_revoked_serial_is_rejected_and_others_pass(ca: CertificateAuthority) ->
     assert asked == [fine.serial]
 
 
+def test_a_certificate_seen_before_is_still_checked_for_time_and_revocation(
+    ca: CertificateAuthority,
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    issued = ca.issue_client_certificate(make_csr(), site_id=SITE, tenant_id=TENANT, days=1)
+    revocations = RevocationSet()
+    assert ca.identity_of(issued.cert_pem, is_revoked=revocations).site_id == SITE
+
+    with pytest.raises(CertificateRejected) as expired:
+        ca.identity_of(issued.cert_pem, now=now + dt.timedelta(days=2))
+    revocations.revoke(issued.serial)
+    with pytest.raises(CertificateRejected) as revoked:
+        ca.identity_of(issued.cert_pem, is_revoked=revocations)
+    assert (expired.value.reason, revoked.value.reason) == (
+        RejectReason.EXPIRED,
+        RejectReason.REVOKED,
+    )
+
+
+def test_a_tampered_copy_of_a_certificate_seen_before_is_rejected(
+    ca: CertificateAuthority,
+) -> None:
+    issued = ca.issue_client_certificate(make_csr(), site_id=SITE, tenant_id=TENANT)
+    der = x509.load_pem_x509_certificate(issued.cert_pem).public_bytes(serialization.Encoding.DER)
+    assert ca.identity_of(der).site_id == SITE
+    tampered = bytearray(der)
+    tampered[-1] ^= 0x01  # the signature's last byte
+
+    with pytest.raises(CertificateRejected) as info:
+        ca.identity_of(bytes(tampered))
+    assert info.value.reason is RejectReason.BAD_SIGNATURE
+
+
 def test_server_and_ca_certificates_are_not_client_identities(ca: CertificateAuthority) -> None:
     server_cert, _ = ca.server_certificate(["relay.example"], [])
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import grpc
 
 from guardian.common import faults
+from guardian.common.heap import keep_large_buffers
 from guardian.contracts.pb.guardian.v1 import link_pb2, link_pb2_grpc
 from guardian.edge.camera.backoff import Backoff
 from guardian.edge.context import EdgeContext
@@ -30,7 +31,7 @@ from guardian.edge.link import outbox, telemetry
 from guardian.edge.link.camera_command import run_update_camera_config
 from guardian.edge.link.enroll import LinkInfo, link_dir
 from guardian.edge.link.identity import EdgeIdentityFiles, IdentityError, LinkCredentials
-from guardian.edge.link.media import MediaUploader
+from guardian.edge.link.media import MediaUploader, Upload, upload_call
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +131,13 @@ class LinkMaintainer(threading.Thread):
         self._read_sessions = ctx.sessions
         self.connects = 0
         self.last_error: str | None = None
+        #: Index into the link targets: the direct port first, the enrolment port after a
+        #: failed attempt (the direct port may be unreachable), back to the first once up.
+        self._target = 0
+        self.target: str | None = None
 
     def run(self) -> None:
+        keep_large_buffers()  # clip uploads stream the file in ~1 MiB buffers
         reader = outbox.reader_engine(self._ctx.engine)
         self._read_sessions = outbox.reader_sessions(self._ctx.engine, reader)
         try:
@@ -145,8 +151,9 @@ class LinkMaintainer(threading.Thread):
             welcomed_before = self.connects
             try:
                 self._refresh_depth()
-                relay, credentials = self._identity()
-                self._session(relay, credentials)
+                targets, credentials = self._identity()
+                self.target = targets[self._target % len(targets)]
+                self._session(self.target, credentials)
             except LinkRefused as exc:
                 self._fail(logging.ERROR, str(exc))
             except grpc.RpcError as exc:
@@ -169,28 +176,34 @@ class LinkMaintainer(threading.Thread):
                 self.last_error = str(exc)
             if self.connects > welcomed_before:
                 self._backoff.reset()
+                self._target = 0
+            else:
+                self._target += 1
             self._stop_event.wait(self._backoff.next_delay())
 
     def _fail(self, level: int, message: str) -> None:
         self.last_error = message
         logger.log(level, message)
 
-    def _identity(self) -> tuple[str, LinkCredentials]:
+    def _identity(self) -> tuple[list[str], LinkCredentials]:
         directory = link_dir(self._ctx.settings.data_dir)
         try:
             credentials = EdgeIdentityFiles(directory).load()
             info = LinkInfo.load(directory)
         except (IdentityError, ValueError, KeyError) as exc:
             raise LinkRefused(f"the link identity is unusable: {exc}") from exc
-        relay = self._settings.relay or (info.relay if info else None)
-        if relay is None:
+        if self._settings.relay is not None:
+            targets = [self._settings.relay]
+        elif info is not None:
+            targets = info.link_targets()
+        else:
             raise LinkRefused(f"no relay address: enrol with `guardian edge enroll` ({directory})")
         if credentials.not_after <= _now():
             raise LinkRefused(
                 f"the link certificate expired at {credentials.not_after.isoformat()}; "
                 "enrol again with `guardian edge enroll --force`"
             )
-        return relay, credentials
+        return targets, credentials
 
     def _session(self, relay: str, credentials: LinkCredentials) -> None:
         channel_credentials = grpc.ssl_channel_credentials(
@@ -201,10 +214,9 @@ class LinkMaintainer(threading.Thread):
         # Not a context manager: leaving it would wait for an upload still running.
         commands = _CommandPools()
         with grpc.secure_channel(relay, channel_credentials) as channel:
-            stub = link_pb2_grpc.EdgeLinkStub(channel)
-            stream = _Stream(stub)
+            stream = _Stream(link_pb2_grpc.EdgeLinkStub(channel))
             try:
-                self._converse(stream, stub, commands, credentials.site_id)
+                self._converse(stream, upload_call(channel), commands, credentials.site_id)
             finally:
                 commands.shutdown()
                 stream.close()
@@ -212,7 +224,7 @@ class LinkMaintainer(threading.Thread):
     def _converse(
         self,
         stream: _Stream,
-        stub: link_pb2_grpc.EdgeLinkStub,
+        upload: Upload,
         commands: _CommandPools,
         site_id: str,
     ) -> None:
@@ -231,7 +243,10 @@ class LinkMaintainer(threading.Thread):
         self.last_error = None
         interval = float(welcome.heartbeat_interval_s or DEFAULT_HEARTBEAT_S)
         limit = min(self._settings.batch_size, welcome.max_batch_items or self._settings.batch_size)
-        logger.info("link up", extra={"relay_id": welcome.relay_id, "heartbeat_s": interval})
+        logger.info(
+            "link up",
+            extra={"relay_id": welcome.relay_id, "relay": self.target, "heartbeat_s": interval},
+        )
         heard = next_beat = next_telemetry = time.monotonic()
         seq = 0
         in_flight: dict[str, _InFlight] = {}  # insertion order: oldest first
@@ -283,7 +298,7 @@ class LinkMaintainer(threading.Thread):
                         acks.append((acked, message.ack))
                 elif kind == "command":
                     pool = commands.pool_for(message.command)
-                    pool.submit(self._run_command, stream, stub, message.command)
+                    pool.submit(self._run_command, stream, upload, message.command)
             if acks:
                 self._apply_acks(acks)
 
@@ -344,13 +359,11 @@ class LinkMaintainer(threading.Thread):
                 session, self._ctx.settings.data_dir, self._process_started, depth, _now()
             )
 
-    def _run_command(
-        self, stream: _Stream, stub: link_pb2_grpc.EdgeLinkStub, command: link_pb2.Command
-    ) -> None:
+    def _run_command(self, stream: _Stream, upload: Upload, command: link_pb2.Command) -> None:
         action = command.WhichOneof("action")
         try:
             if action == "stream_clip":
-                error = self._media.stream_clip(stub, command.command_id, command.stream_clip)
+                error = self._media.stream_clip(upload, command.command_id, command.stream_clip)
             elif action == "update_camera_config":
                 error = run_update_camera_config(self._ctx.sessions, command.update_camera_config)
             else:

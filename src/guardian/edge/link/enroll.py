@@ -46,6 +46,8 @@ class LinkInfo:
     site_id: str
     tenant_id: str
     relay_id: str
+    #: The relay's direct EdgeLink port on the same host (0: none, or enrolled before it).
+    link_port: int = 0
 
     @classmethod
     def load(cls, directory: Path) -> LinkInfo | None:
@@ -59,7 +61,17 @@ class LinkInfo:
             site_id=str(data["site_id"]),
             tenant_id=str(data["tenant_id"]),
             relay_id=str(data.get("relay_id", "")),
+            link_port=int(data.get("link_port", 0)),
         )
+
+    def link_targets(self) -> list[str]:
+        """Where to dial ``EdgeLink``, in order: the direct port on the enrolment host, if
+        the relay named one, then the enrolment address itself."""
+        if not self.link_port:
+            return [self.relay]
+        host, _ = split_address(self.relay)
+        shown = f"[{host}]" if ":" in host else host
+        return [f"{shown}:{self.link_port}", self.relay]
 
     def save(self, directory: Path) -> None:
         """Write the info atomically."""
@@ -215,7 +227,9 @@ def enroll(
         files.store(response.certificate_chain_pem.encode(), ca_pem)
     except IdentityError as exc:
         raise EnrollError(str(exc)) from exc
-    LinkInfo(relay, response.site_id, response.tenant_id, response.relay_id).save(directory)
+    LinkInfo(
+        relay, response.site_id, response.tenant_id, response.relay_id, response.link_port
+    ).save(directory)
     not_after = response.not_after.ToDatetime(tzinfo=dt.UTC)
     logger.info(
         "enrolled", extra={"site_id": response.site_id, "relay": relay, "not_after": str(not_after)}

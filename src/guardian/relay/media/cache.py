@@ -52,7 +52,7 @@ class CacheWriter:
         self._written = 0
         self.done = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         """Append ``data``."""
         self._file.write(data)
         self._written += len(data)

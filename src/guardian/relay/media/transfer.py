@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-import queue
+import asyncio
+import contextlib
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from guardian.contracts.pb.guardian.v1 import link_pb2
-
-# At most this many chunks (256 KiB each from our edges: 64 MiB) wait for the HTTP side.
+# At most this many bytes wait for the HTTP side (then the upload waits for the reader).
 # Generous on purpose: the edge answers commands one at a time, so an upload held back by a
 # paused <video> would make the event's snapshot wait behind it; a whole clip fits.
-QUEUE_CHUNKS = 256
-_POLL_S = 0.25
+QUEUE_BYTES = 64 * 1024 * 1024
+
+
+class ChunkLike(Protocol):
+    """An upload message: a ``link_pb2.ClipChunk``, or a
+    :class:`~guardian.relay.media.wire.WireChunk` read from its wire form."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def command_id(self) -> str: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def data(self) -> bytes | memoryview: ...
+    @property
+    def last(self) -> bool: ...
+    @property
+    def total_size(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
 
 
 class TransferError(Exception):
@@ -36,84 +57,133 @@ class MediaHead:
 
 
 class Transfer:
-    """A bounded queue between the ``UploadClip`` servicer and one HTTP response.
+    """A bounded buffer between the ``UploadClip`` servicer thread and one HTTP response.
 
-    The servicer ``offer``s chunks (blocking only while the queue is full: a browser that
-    stops reading throttles the edge through gRPC flow control); the edge's failed ``CommandResult``
-    calls ``fail``; the response reads ``head`` and then ``next_data`` until it is None.
+    The servicer ``offer``s chunks (blocking only while ``max_bytes`` wait unread: a browser
+    that stops reading throttles the edge through gRPC flow control); the edge's failed
+    ``CommandResult`` calls ``fail``; the response (a coroutine on the event loop) awaits
+    ``head`` and then ``next_data`` until it is None. A waiting response is woken with
+    ``call_soon_threadsafe`` when a chunk comes, so no thread hop is spent per chunk.
     """
 
-    def __init__(self, command_id: str, site_id: str, event_id: str) -> None:
+    def __init__(
+        self, command_id: str, site_id: str, event_id: str, *, max_bytes: int = QUEUE_BYTES
+    ) -> None:
         self.command_id = command_id
         self.site_id = site_id
         self.event_id = event_id
-        self._queue: queue.Queue[link_pb2.ClipChunk] = queue.Queue(QUEUE_CHUNKS)
-        self._cancelled = threading.Event()
+        self._max_bytes = max_bytes
+        self._lock = threading.Condition()
+        self._pieces: deque[bytes | memoryview] = deque()
+        self._queued = 0  # bytes in _pieces
+        #: Bytes taken from the edge so far.
+        self.received = 0
+        self._head: MediaHead | None = None
+        self._complete = False  # the last chunk has come
+        self._cancelled = False
         self._error: str | None = None
-        self._first: link_pb2.ClipChunk | None = None
-        self._finished = False
+        self._waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._cancelled
 
-    # --- the edge's side ---------------------------------------------------------------
-    def offer(self, chunk: link_pb2.ClipChunk, timeout: float) -> bool:
+    # --- the edge's side (any thread) ---------------------------------------------------
+    def offer(self, chunk: ChunkLike, timeout: float) -> bool:
         """Queue ``chunk``; False when the response went away or did not read for ``timeout``."""
+        data = chunk.data  # a ClipChunk copies it on every access: take it once
         deadline = time.monotonic() + timeout
-        while not self._cancelled.is_set():
-            try:
-                self._queue.put(chunk, timeout=min(_POLL_S, max(0.0, deadline - time.monotonic())))
-                return True
-            except queue.Full:
-                if time.monotonic() >= deadline:
+        with self._lock:
+            while not self._cancelled and self._queued >= self._max_bytes:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     return False
-        return False
+                self._lock.wait(left)
+            if self._cancelled:
+                return False
+            if self._head is None:
+                self._head = MediaHead(chunk.total_size, chunk.content_type, chunk.offset)
+            if data:
+                self._pieces.append(data)
+                self._queued += len(data)
+                self.received += len(data)
+            self._complete = chunk.last
+            self._wake()
+        return True
 
     def fail(self, message: str) -> None:
         """The edge could not send (no such media, a read error); never blocks."""
-        self._error = message or "the edge could not send the media"
+        with self._lock:
+            self._error = message or "the edge could not send the media"
+            self._wake()
 
     def cancel(self) -> None:
         """The response is gone: the servicer ends the upload at its next chunk."""
-        self._cancelled.set()
+        with self._lock:
+            self._cancelled = True
+            self._lock.notify_all()
 
-    # --- the response's side -------------------------------------------------------------
-    def _take(self, timeout: float) -> link_pb2.ClipChunk:
+    def _wake(self) -> None:
+        """Resolve the response's pending wait (called holding the lock)."""
+        if self._waiter is not None:
+            loop, future = self._waiter
+            self._waiter = None
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, future)
+
+    # --- the response's side (the event loop) ------------------------------------------
+    async def _wait(self, ready: Callable[[], bool], deadline: float, timeout: float) -> None:
+        """Until ``ready()`` may hold (the edge offered; checked holding the lock) or the edge
+        failed (``TransferError`` 404); ``TransferError`` 504 past ``deadline``."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if ready():
+                return
+            if self._error is not None:
+                raise TransferError(self._error, 404, "no_media")
+            self._waiter = (loop, future)
+        try:
+            async with asyncio.timeout_at(loop.time() + max(0.0, deadline - time.monotonic())):
+                await future
+        except TimeoutError:
+            raise TransferError(
+                f"the edge sent nothing for {timeout:g} s", 504, "edge_timeout"
+            ) from None
+        finally:
+            with self._lock:
+                if self._waiter is not None and self._waiter[1] is future:
+                    self._waiter = None
+
+    async def head(self, timeout: float) -> MediaHead:
+        """Wait for the first chunk (``TransferError``: 404 edge error, 504 nothing came)."""
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                return self._queue.get(timeout=_POLL_S)
-            except queue.Empty:
-                if self._error is not None:
-                    raise TransferError(self._error, 404, "no_media") from None
-                if time.monotonic() >= deadline:
-                    raise TransferError(
-                        f"the edge sent nothing for {timeout:g} s", 504, "edge_timeout"
-                    ) from None
+            with self._lock:
+                if self._head is not None:
+                    return self._head
+            await self._wait(lambda: self._head is not None, deadline, timeout)
 
-    def head(self, timeout: float) -> MediaHead:
-        """Wait for the first chunk (``TransferError``: 404 edge error, 504 nothing came)."""
-        if self._first is None:
-            self._first = self._take(timeout)
-        first = self._first
-        return MediaHead(first.total_size, first.content_type, first.offset)
-
-    def next_data(self, timeout: float, most: int = 1 << 20) -> bytes | None:
-        """The next bytes in order: what has arrived (waiting for one chunk at least), up to
+    async def next_data(self, timeout: float, most: int = 1 << 20) -> bytes | memoryview | None:
+        """The next bytes in order: what has arrived (waiting for some if none has), up to
         about ``most`` bytes; None after the last chunk (``TransferError`` on failure)."""
-        if self._finished:
-            return None
-        chunk, self._first = self._first or self._take(timeout), None
-        parts = [chunk.data]
-        size = len(chunk.data)
-        while not chunk.last and size < most:
-            try:
-                chunk = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            parts.append(chunk.data)
-            size += len(chunk.data)
-        if chunk.last:
-            self._finished = True
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._pieces:
+                    parts = [self._pieces.popleft()]
+                    size = len(parts[0])
+                    while self._pieces and size < most:
+                        parts.append(self._pieces.popleft())
+                        size += len(parts[-1])
+                    self._queued -= size
+                    self._lock.notify_all()
+                    return parts[0] if len(parts) == 1 else b"".join(parts)
+                if self._complete:
+                    return None
+            await self._wait(lambda: bool(self._pieces) or self._complete, deadline, timeout)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 
 from guardian.contracts.pb.guardian.v1 import link_pb2
-from guardian.relay.media.transfer import Transfer
+from guardian.relay.media.transfer import ChunkLike, Transfer
 from guardian.relay.pki import EdgeIdentity
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class MediaUploads:
     def receive(
         self,
         identity: EdgeIdentity,
-        request_iterator: Iterator[link_pb2.ClipChunk],
+        request_iterator: Iterator[ChunkLike],
         context: grpc.ServicerContext,
     ) -> link_pb2.ClipReceipt:
         """Pass the chunks on; return early (ending the upload) when nobody reads any more."""
@@ -72,9 +72,9 @@ class MediaUploads:
                     extra={"site_id": identity.site_id, "event_id": chunk.event_id},
                 )
                 break
-            receipt.received_bytes += len(chunk.data)
+            receipt.received_bytes = transfer.received
             if chunk.last:
                 # The whole file went through (nothing is kept here unless cached).
-                receipt.complete = from_start and chunk.offset + len(chunk.data) == chunk.total_size
+                receipt.complete = from_start and transfer.received == chunk.total_size
                 break
         return receipt

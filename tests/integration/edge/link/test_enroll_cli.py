@@ -79,7 +79,9 @@ def test_enroll_pins_the_relay_ca_on_first_use_and_a_reused_token_exits_1(
     credentials = EdgeIdentityFiles(link_dir(data_dir)).load()
     assert credentials.root_certificates == ca.cert_pem
     assert ca.identity_of(credentials.certificate_chain).site_id == SITE
-    assert LinkInfo.load(link_dir(data_dir)) == LinkInfo(address, SITE, TENANT, "relay-1")
+    stored = LinkInfo.load(link_dir(data_dir))
+    assert stored == LinkInfo(address, SITE, TENANT, "relay-1", server.link_port)
+    assert stored.link_targets() == [f"127.0.0.1:{server.link_port}", address]
 
     again = guardian(
         "edge", "enroll", "--relay", address, "--token", "tok-2", "--data-dir", str(data_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -260,12 +261,48 @@ def test_revoked_or_expired_certificate_gets_no_connection_and_a_clear_log(
     assert any(expected in r.getMessage() for r in caplog.records)
 
 
+def test_an_edge_told_a_link_port_at_enrolment_links_there(
+    tmp_path: Path, ca: CertificateAuthority, state: RelayState, relay: RelayServer
+) -> None:
+    ctx = make_edge(tmp_path, relay.link_port, relay=None)
+    enrol(ca, ctx)
+    # Enrolled at the enrolment port, which serves no EdgeLink: only the told port works.
+    directory = link_dir(ctx.settings.data_dir)
+    enrolled_at = f"localhost:{relay.enroll_port}"
+    LinkInfo(enrolled_at, SITE, TENANT, RELAY_ID, relay.link_port).save(directory)
+    fill_outbox(ctx, 3)
+
+    with Running(ctx) as maintainer:
+        wait_for(lambda: len(state.batches) >= 1 and maintainer.connects >= 1)
+
+    assert maintainer.target == f"localhost:{relay.link_port}"
+
+
+def test_an_unreachable_link_port_falls_back_to_the_enrolment_address(
+    tmp_path: Path, ca: CertificateAuthority, state: RelayState, relay: RelayServer
+) -> None:
+    ctx = make_edge(tmp_path, relay.link_port, relay=None)
+    enrol(ca, ctx)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    enrolled_at = f"localhost:{relay.link_port}"
+    LinkInfo(enrolled_at, SITE, TENANT, RELAY_ID, closed).save(link_dir(ctx.settings.data_dir))
+    fill_outbox(ctx, 3)
+
+    with Running(ctx) as maintainer:
+        wait_for(lambda: len(state.batches) >= 1 and maintainer.connects >= 1)
+
+    assert maintainer.target == enrolled_at
+    assert len(state.hellos) == 1
+
+
 def test_stream_clip_command_uploads_the_clip_and_unknown_commands_are_refused(
     tmp_path: Path, ca: CertificateAuthority, state: RelayState, relay: RelayServer
 ) -> None:
     ctx = make_edge(tmp_path, relay.link_port)
     enrol(ca, ctx)
-    clip = bytes(range(256)) * 1000  # 256 kB: several 64 KiB chunks
+    clip = bytes(range(256)) * 5000  # 1.28 MB: a 32 KiB chunk, a 1 MiB one and the rest
     (ctx.settings.media_dir / "clips").mkdir()
     (ctx.settings.media_dir / "clips" / "e1.mp4").write_bytes(clip)
     with ctx.sessions.begin() as session:

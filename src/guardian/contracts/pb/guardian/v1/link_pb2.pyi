@@ -103,6 +103,7 @@ class EnrollResponse(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     RELAY_ID_FIELD_NUMBER: _builtins.int
     NOT_AFTER_FIELD_NUMBER: _builtins.int
+    LINK_PORT_FIELD_NUMBER: _builtins.int
     certificate_chain_pem: _builtins.str
     """The edge's client certificate followed by any intermediates (PEM)."""
     ca_pem: _builtins.str
@@ -113,6 +114,12 @@ class EnrollResponse(_message.Message):
     """The tenant owning the site (UUID)."""
     relay_id: _builtins.str
     """The relay's identifier, echoed in Welcome."""
+    link_port: _builtins.int
+    """The relay's direct EdgeLink port on the host the edge enrolled at: grpcio mutual TLS
+    with the client certificate required (no TLS front in between). The edge keeps it with
+    its credentials and connects there, falling back to the enrolment port. 0: a relay
+    without one; EdgeLink goes to the enrolment port.
+    """
     @_builtins.property
     def not_after(self) -> _timestamp_pb2.Timestamp:
         """When the client certificate expires."""
@@ -126,10 +133,11 @@ class EnrollResponse(_message.Message):
         tenant_id: _builtins.str = ...,
         relay_id: _builtins.str = ...,
         not_after: _timestamp_pb2.Timestamp | None = ...,
+        link_port: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["not_after", b"not_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ca_pem", b"ca_pem", "certificate_chain_pem", b"certificate_chain_pem", "not_after", b"not_after", "relay_id", b"relay_id", "site_id", b"site_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ca_pem", b"ca_pem", "certificate_chain_pem", b"certificate_chain_pem", "link_port", b"link_port", "not_after", b"not_after", "relay_id", b"relay_id", "site_id", b"site_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
