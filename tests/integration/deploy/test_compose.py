@@ -114,7 +114,7 @@ def test_container_files_run_the_service_unprivileged_with_real_settings(name: s
     ports = (
         {defaults.port, defaults.grpc_port}
         if name == "control"
-        else {defaults.http_port, defaults.link_port}
+        else {defaults.http_port, defaults.link_port, defaults.link_port + 1}  # + direct link
     )
     assert exposed == ports
     assert re.search(r"^USER guardian:guardian$", text, re.M)
