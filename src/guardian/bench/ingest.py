@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import shutil
 import tempfile
 import threading
@@ -182,21 +183,50 @@ def http_ingest_per_s(
     return statuses.get(201, 0) / elapsed, statuses
 
 
-def detector_frames_per_s(detector: Any, payloads: list[bytes], frames: int) -> float:
-    """The detector's own throughput: sequential ``detect()`` on already-decoded frames."""
+def _own_cpu() -> float:
+    """CPU seconds of this process so far (every thread, OpenVINO's included)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def _edge_cpu() -> float:
+    """CPU seconds so far of this process's ``guardian edge run`` children and theirs
+    (the capture writer process): what the edge spends, however it splits its work."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children():
+        try:
+            if "edge" not in child.cmdline():
+                continue
+            for proc in [child, *child.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def detector_frames_per_s(detector: Any, payloads: list[bytes], frames: int) -> tuple[float, float]:
+    """The detector's own throughput: sequential ``detect()`` on already-decoded frames;
+    frames/s and the process's CPU milliseconds per frame."""
     from PIL import Image
 
     decoded = [np.asarray(Image.open(io.BytesIO(p)).convert("RGB")) for p in payloads]
     for f in decoded:
         detector.detect(f)
-    start = time.perf_counter()
+    cpu, start = _own_cpu(), time.perf_counter()
     for i in range(frames):
         detector.detect(decoded[i % len(decoded)])
-    return frames / (time.perf_counter() - start)
+    elapsed, used = time.perf_counter() - start, _own_cpu() - cpu
+    return frames / elapsed, 1e3 * used / frames
 
 
-def worker_captures_per_s(settings: EdgeSettings, workers: int, expected: int) -> float:
-    """Drain the queued detection jobs with ``workers`` in-process capture workers."""
+def worker_captures_per_s(
+    settings: EdgeSettings, workers: int, expected: int
+) -> tuple[float, float]:
+    """Drain the queued detection jobs with ``workers`` in-process capture workers;
+    captures/s and the process's CPU milliseconds per capture."""
     from guardian.edge.capture.worker import CaptureWorker
     from guardian.edge.detect.loader import load_detector
     from guardian.edge.store.queue import depth
@@ -205,7 +235,7 @@ def worker_captures_per_s(settings: EdgeSettings, workers: int, expected: int) -
     detector = load_detector(settings.detector)
     stop = threading.Event()
     threads = [CaptureWorker(ctx, detector, stop, f"bench:{i}") for i in range(workers)]
-    start = time.perf_counter()
+    cpu, start = _own_cpu(), time.perf_counter()
     for t in threads:
         t.start()
     try:
@@ -215,7 +245,7 @@ def worker_captures_per_s(settings: EdgeSettings, workers: int, expected: int) -
             if counts.get("queued", 0) + counts.get("running", 0) == 0:
                 break
             time.sleep(0.05)
-        elapsed = time.perf_counter() - start
+        elapsed, used = time.perf_counter() - start, _own_cpu() - cpu
     finally:
         stop.set()
         for t in threads:
@@ -224,7 +254,7 @@ def worker_captures_per_s(settings: EdgeSettings, workers: int, expected: int) -
     done = counts.get("done", 0)
     if done != expected:
         raise RuntimeError(f"workers finished {done} jobs, expected {expected}: {counts}")
-    return done / elapsed
+    return done / elapsed, 1e3 * used / done
 
 
 def run_ingest_bench(
@@ -242,6 +272,7 @@ def run_ingest_bench(
     # The edge process runs with this interpreter setting; the baseline, the detector and
     # the in-process workers measured here run with it too, so no side has an edge.
     tune_for_ingest()
+    load_before = os.getloadavg()[0]
     payloads = make_payloads()
     with tempfile.TemporaryDirectory(prefix="guardian-bench-") as tmp:
         root = Path(tmp)
@@ -267,15 +298,17 @@ def run_ingest_bench(
             "GUARDIAN_EDGE_LOG_LEVEL": "WARNING",
         }
         with edge_process(settings.data_dir, database_url=database_url, env=env) as url:
+            edge_cpu = _edge_cpu()
             ingest, statuses = http_ingest_per_s(url, keys, payloads, total)
+            edge_cpu = _edge_cpu() - edge_cpu
         baselines.append(baseline_files_per_s(root / "baseline", payloads, total, concurrency))
         shutil.rmtree(root / "baseline")
         baseline = sum(baselines) / len(baselines)
         accepted = statuses.get(201, 0)
-        detector_fps = detector_frames_per_s(
+        detector_fps, detector_cpu = detector_frames_per_s(
             load_detector(settings.detector), payloads, detector_frames
         )
-        worker_cps = worker_captures_per_s(settings, workers, accepted)
+        worker_cps, worker_cpu = worker_captures_per_s(settings, workers, accepted)
     ingest_ratio = ingest / baseline
     worker_ratio = worker_cps / detector_fps
     goals: list[Goal] = [
@@ -296,9 +329,14 @@ def run_ingest_bench(
         "baseline_runs_files_per_s": [round(b, 2) for b in baselines],
         "ingest_captures_per_s": round(ingest, 2),
         "ingest_baseline_ratio": round(ingest_ratio, 4),
+        # Diagnostics, steadier than rates on a shared machine: CPU per item.
+        "edge_cpu_ms_per_capture": round(1e3 * edge_cpu / max(accepted, 1), 3),
         "workers": workers,
         "detector_frames_per_s": round(detector_fps, 2),
+        "detector_cpu_ms_per_frame": round(detector_cpu, 2),
         "worker_captures_per_s": round(worker_cps, 2),
+        "worker_cpu_ms_per_capture": round(worker_cpu, 2),
         "worker_detector_ratio": round(worker_ratio, 4),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "goals": goals,
     }

@@ -12,6 +12,7 @@ row is committed on its own, so only the offending upload sees the conflict.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import weakref
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from guardian.common import faults
 from guardian.edge.store.jobs import job_values
@@ -148,6 +149,9 @@ def _commit_rows(engine: Engine, batch: Sequence[PendingCapture]) -> None:
     for one in batch:
         device = one.row["device_id"]
         last_seen[device] = max(one.received_at, last_seen.get(device, one.received_at))
+    if engine.dialect.name == "postgresql":
+        _commit_rows_pg(engine, batch, last_seen)
+        return
     committing = False
     try:
         with engine.connect() as conn:
@@ -177,6 +181,106 @@ def _commit_rows(engine: Engine, batch: Sequence[PendingCapture]) -> None:
         if committing:
             raise CommitUncertain(f"commit outcome unknown: {exc}") from exc
         raise
+
+
+# PostgreSQL: the whole batch in one statement (one round trip, its own transaction)
+# where the Core path makes six (ping, BEGIN, three statements, COMMIT) — each a wake-up
+# of the server's backend, several milliseconds apiece on a loaded box. The columns and
+# values are those of the Core path (``job_values``, the JSON ``null`` payload included).
+_PG_GROUP_INSERT = """
+WITH new_captures AS (
+    INSERT INTO captures (id, device_id, device_seq, sha256, size_bytes, content_type, width,
+                          height, captured_at, received_at, storage_uri, status, file_state)
+    SELECT * FROM unnest(
+        %(c_id)s::varchar[], %(c_device)s::varchar[], %(c_seq)s::bigint[],
+        %(c_sha256)s::varchar[], %(c_size)s::bigint[], %(c_type)s::varchar[],
+        %(c_width)s::integer[], %(c_height)s::integer[], %(c_captured)s::timestamptz[],
+        %(c_received)s::timestamptz[], %(c_uri)s::text[], %(c_status)s::varchar[],
+        %(c_file_state)s::varchar[])
+    RETURNING 1
+), new_jobs AS (
+    INSERT INTO jobs (kind, ref_id, fair_key, payload, state, attempts, max_attempts,
+                      run_after, created_at)
+    SELECT kind, ref_id, fair_key, payload::json, state, attempts, max_attempts, run_after,
+           created_at
+    FROM unnest(
+        %(j_kind)s::varchar[], %(j_ref)s::varchar[], %(j_fair)s::varchar[],
+        %(j_payload)s::text[], %(j_state)s::varchar[], %(j_attempts)s::integer[],
+        %(j_max)s::integer[], %(j_run_after)s::timestamptz[], %(j_created)s::timestamptz[])
+        AS j(kind, ref_id, fair_key, payload, state, attempts, max_attempts, run_after,
+             created_at)
+    RETURNING 1
+), seen AS (
+    UPDATE devices SET last_seen_at = v.seen
+    FROM unnest(%(d_id)s::varchar[], %(d_seen)s::timestamptz[]) AS v(id, seen)
+    WHERE devices.id = v.id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM new_captures), (SELECT count(*) FROM new_jobs)
+"""
+_CAPTURE_COLUMNS = {
+    "c_id": "id",
+    "c_device": "device_id",
+    "c_seq": "device_seq",
+    "c_sha256": "sha256",
+    "c_size": "size_bytes",
+    "c_type": "content_type",
+    "c_width": "width",
+    "c_height": "height",
+    "c_captured": "captured_at",
+    "c_received": "received_at",
+    "c_uri": "storage_uri",
+    "c_status": "status",
+    "c_file_state": "file_state",
+}
+_JOB_COLUMNS = {
+    "j_kind": "kind",
+    "j_ref": "ref_id",
+    "j_fair": "fair_key",
+    "j_state": "state",
+    "j_attempts": "attempts",
+    "j_max": "max_attempts",
+    "j_run_after": "run_after",
+    "j_created": "created_at",
+}
+
+
+def _commit_rows_pg(
+    engine: Engine, batch: Sequence[PendingCapture], last_seen: dict[str, dt.datetime]
+) -> None:
+    """``_commit_rows`` on PostgreSQL: one autocommit statement (see ``_PG_GROUP_INSERT``)."""
+    jobs = [
+        job_values(
+            one.job_kind,
+            one.row["id"],
+            fair_key=one.row["device_id"],
+            max_attempts=one.max_attempts,
+        )
+        for one in batch
+    ]
+    params: dict[str, list[Any]] = {
+        name: [one.row[column] for one in batch] for name, column in _CAPTURE_COLUMNS.items()
+    }
+    params |= {name: [job[column] for job in jobs] for name, column in _JOB_COLUMNS.items()}
+    params["j_payload"] = [json.dumps(job["payload"]) for job in jobs]  # as the JSON type
+    devices = sorted(last_seen.items())
+    params["d_id"] = [device for device, _ in devices]
+    params["d_seen"] = [when for _, when in devices]
+    for name in ("c_captured", "c_received", "j_run_after", "j_created", "d_seen"):
+        params[name] = [when.astimezone(dt.UTC) for when in params[name]]  # as UtcDateTime
+    with engine.connect() as conn:
+        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+        faults.hit("before_commit")
+        try:
+            counts = auto.exec_driver_sql(_PG_GROUP_INSERT, params).one()
+        except IntegrityError:
+            raise  # refused as a whole: nothing of the batch is stored
+        except (OperationalError, InterfaceError) as exc:
+            # Sent, and the connection failed: the statement may have committed.
+            raise CommitUncertain(f"commit outcome unknown: {exc}") from exc
+        auto.commit()  # nothing left to commit; tells "commit" listeners it happened
+    if tuple(counts) != (len(batch), len(batch)):
+        raise RuntimeError(f"group commit stored {tuple(counts)} rows of {len(batch)}")
 
 
 def committer(engine: Engine) -> GroupCommitter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -10,13 +11,18 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import bindparam, case, update
+from sqlalchemy.orm import Session
 
 from guardian.common import faults
+from guardian.common.db_types import UtcDateTime
 from guardian.common.supervise import Supervisor, WorkerFactory
 from guardian.edge.capture.lease import LeaseKeeper
 from guardian.edge.capture.reads import DetectionInput, detection_input
@@ -31,13 +37,34 @@ from guardian.edge.events.interactions import Sighting, people_in
 from guardian.edge.events.store import record_sighting
 from guardian.edge.store.backoff import Backoff
 from guardian.edge.store.jobs import KIND_DETECT_CAPTURE
-from guardian.edge.store.queue import claim, complete, fail
+from guardian.edge.store.queue import claim_many, complete_many, fail
 from guardian.edge.store.tables import Capture, Job
 
 if TYPE_CHECKING:
     from guardian.edge.detect.reload import HotSwapDetector
 
 logger = logging.getLogger(__name__)
+
+# A capture's detections, processed; a file found missing before is back (we just read it).
+_STORE_DETECTIONS = (
+    update(Capture)
+    .where(Capture.id == bindparam("p_id"))
+    .values(
+        detections=bindparam("p_detections", type_=Capture.__table__.c.detections.type),
+        person_count=bindparam("p_persons"),
+        status="processed",
+        processed_at=bindparam("p_now", type_=UtcDateTime()),
+        file_state=case((Capture.file_state == "missing", "present"), else_=Capture.file_state),
+        file_state_at=case(
+            (Capture.file_state == "missing", bindparam("p_now", type_=UtcDateTime())),
+            else_=Capture.file_state_at,
+        ),
+    )
+)
+
+# Jobs a worker claims and commits at once. Small: a batch's results wait for its last
+# inference, and its leases are held until then.
+BATCH = 4
 
 
 class DetectorLike(Protocol):
@@ -73,8 +100,24 @@ def capture_path(storage_uri: str) -> Path:
         raise JobFailure(str(exc), permanent=True) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """One job's detections, waiting to be stored with the rest of its batch."""
+
+    index: int
+    job: Job
+    capture: DetectionInput
+    detections: list[Detection]
+    provenance: Provenance
+
+
 class CaptureWorker(threading.Thread):
-    """Runs ``detect_capture`` jobs until ``stop_event`` is set (one job at a time)."""
+    """Runs ``detect_capture`` jobs until ``stop_event`` is set.
+
+    Jobs are claimed ``batch`` at a time (each of another device), detected one after
+    another, and their results stored in one transaction: one claim and one commit per
+    batch instead of per job. A failing job fails alone.
+    """
 
     def __init__(
         self,
@@ -82,8 +125,12 @@ class CaptureWorker(threading.Thread):
         detector: DetectorLike,
         stop_event: threading.Event,
         worker_id: str,
+        batch: int = BATCH,
     ) -> None:
         super().__init__(name=f"capture-worker-{worker_id}", daemon=True)
+        if batch < 1:
+            raise ValueError("batch must be >= 1")
+        self._batch = batch
         self._ctx = ctx
         self._detector = detector
         self._stop_event = stop_event
@@ -100,52 +147,84 @@ class CaptureWorker(threading.Thread):
         logger.info("capture worker started", extra={"worker": self.worker_id})
         while not self._stop_event.is_set():
             try:
-                outcome = self.run_once()
+                outcomes = self.run_batch()
             except Exception:  # e.g. the database is down: wait, then try again
                 logger.exception("claiming a job failed", extra={"worker": self.worker_id})
-                outcome = None
-            if outcome is None:
+                outcomes = []
+            if not outcomes:
                 self._stop_event.wait(self._ctx.settings.queue.poll_seconds)
         logger.info("capture worker stopped", extra={"worker": self.worker_id})
 
     def run_once(self) -> str | None:
         """Claim and run one job; its outcome, or ``None`` when no job is due."""
-        job = claim(
+        outcomes = self.run_batch(1)
+        return outcomes[0] if outcomes else None
+
+    def run_batch(self, limit: int | None = None) -> list[str]:
+        """Claim up to ``limit`` jobs (default: the worker's batch) and run them; their
+        outcomes in order, empty when no job is due."""
+        jobs = claim_many(
             self._ctx.sessions,
             self.worker_id,
             kinds=(KIND_DETECT_CAPTURE,),
             lease_seconds=self._ctx.settings.queue.lease_seconds,
+            limit=limit or self._batch,
             now=self._now(),
             after_key=self._last_key,
         )
-        if job is None:
-            return None
-        self._last_key = job.fair_key
-        return self.process(job)
+        if not jobs:
+            return []
+        self._last_key = jobs[-1].fair_key
+        return self.process_many(jobs)
 
     def process(self, job: Job) -> str:
         """Run a claimed job: ``done``, ``retry``, ``dead`` or ``lost`` (lease rescued)."""
+        return self.process_many([job])[0]
+
+    def process_many(self, jobs: Sequence[Job]) -> list[str]:
+        """Run claimed jobs one after another, then store all their results in one
+        transaction; each job's outcome as ``process`` gives it."""
         started = time.perf_counter()
-        keeper = LeaseKeeper(
-            self._ctx.sessions,
-            job,
-            self.worker_id,
-            self._ctx.settings.queue.heartbeat_seconds,
-            self._now,
-        )
-        with keeper:
-            try:
-                outcome = self._detect_and_store(job, keeper)
-            except JobFailure as exc:
-                keeper.stop()  # a beat behind our failure update would report a lost lease
-                outcome = self._fail(job, str(exc), missing=exc.missing, permanent=exc.permanent)
-            except Exception as exc:
+        outcomes: dict[int, str] = {}
+        found: list[_Found] = []
+        with contextlib.ExitStack() as leases:
+            keepers = [leases.enter_context(self._keeper(job)) for job in jobs]
+            for index, (job, keeper) in enumerate(zip(jobs, keepers, strict=True)):
+                try:
+                    result = self._detect(index, job, keeper)
+                except Exception as exc:
+                    keeper.stop()  # a beat behind our failure update would report a lost lease
+                    outcomes[index] = self._failed(job, exc)
+                    continue
+                if result is None:
+                    keeper.stop()
+                    outcomes[index] = "lost"
+                else:
+                    found.append(result)
+            # Stop beating first: a beat queued behind our commit would see the job done.
+            for keeper in keepers:
                 keeper.stop()
-                logger.exception("job crashed", extra=_ids(job))
-                outcome = self._fail(job, f"{type(exc).__name__}: {exc}")
-        elapsed = time.perf_counter() - started
-        self._ctx.metrics.job_duration.labels(kind=job.kind, outcome=outcome).observe(elapsed)
-        return outcome
+            if found:
+                outcomes.update(self._store_all(found))
+        elapsed = time.perf_counter() - started  # a job's results wait for its batch
+        for index, job in enumerate(jobs):
+            self._ctx.metrics.job_duration.labels(kind=job.kind, outcome=outcomes[index]).observe(
+                elapsed
+            )
+        return [outcomes[index] for index in range(len(jobs))]
+
+    def _keeper(self, job: Job) -> LeaseKeeper:
+        queue = self._ctx.settings.queue
+        return LeaseKeeper(
+            self._ctx.sessions, job, self.worker_id, queue.heartbeat_seconds, self._now
+        )
+
+    def _failed(self, job: Job, exc: Exception) -> str:
+        """Record why ``job`` failed; its outcome."""
+        if isinstance(exc, JobFailure):
+            return self._fail(job, str(exc), missing=exc.missing, permanent=exc.permanent)
+        logger.exception("job crashed", extra=_ids(job), exc_info=exc)
+        return self._fail(job, f"{type(exc).__name__}: {exc}")
 
     def _load(self, job: Job) -> tuple[DetectionInput, DecodedImage]:
         # A lock-free read (no session): on SQLite it does not wait for the ingest's writes.
@@ -163,47 +242,89 @@ class CaptureWorker(threading.Thread):
         except ImageReadError as exc:
             raise JobFailure(f"capture file unreadable: {exc}") from exc
 
-    def _detect_and_store(self, job: Job, keeper: LeaseKeeper) -> str:
+    def _detect(self, index: int, job: Job, keeper: LeaseKeeper) -> _Found | None:
+        """Read, decode and detect one job's capture; ``None`` if its lease was lost."""
         capture, image = self._load(job)
         # One call: a hot swap between reading provenance and detecting cannot mislabel.
         found, provenance = self._detector.detect_with_provenance(image.rgb)
         detections = [image.to_full(d) for d in found]
         faults.hit("worker_after_detect")
         if keeper.lost.is_set():
-            return "lost"
-        # Stop beating first: a beat queued behind our commit would see the job done.
-        keeper.stop()
+            return None
+        return _Found(index, job, capture, detections, provenance)
+
+    def _store_all(self, found: list[_Found]) -> dict[int, str]:
+        """Store every result in one transaction; if that fails, each in its own (so only
+        the job at fault fails)."""
+        try:
+            with self._ctx.sessions.begin() as session:
+                return self._store(session, found)
+        except Exception as exc:
+            if len(found) == 1:
+                return {found[0].index: self._failed(found[0].job, exc)}
+            logger.warning(
+                "storing a batch of results failed; storing them one by one",
+                extra={"worker": self.worker_id, "jobs": len(found), "error": str(exc)},
+            )
+        outcomes: dict[int, str] = {}
+        for one in found:
+            outcomes.update(self._store_all([one]))
+        return outcomes
+
+    def _store(self, session: Session, found: list[_Found]) -> dict[int, str]:
+        """Complete the jobs, store detections, make or extend events (one transaction)."""
         threshold = self._ctx.settings.events.person_threshold
-        persons = people_in(detections, threshold)
         now = self._now()
-        with self._ctx.sessions.begin() as session:
-            # First: on PostgreSQL this locks the job row, so no rescuer finishes it too.
-            if not complete(session, job, self.worker_id, now=now):
-                logger.warning("lease lost before commit; result dropped", extra=_ids(job))
-                return "lost"
-            row = session.get(Capture, capture.id)
-            if row is None:
-                raise JobFailure(f"capture {capture.id} vanished", permanent=True)
-            row.detections = {
-                "model": provenance.to_json(),
-                "person_threshold": threshold,
-                "items": [d.to_json() for d in detections],
-            }
-            row.person_count = len(persons)
-            row.status = "processed"
-            row.processed_at = now
-            if row.file_state == "missing":  # the file is back: we just read it
-                row.file_state, row.file_state_at = "present", now
-            if persons:
+        outcomes: dict[int, str] = {}
+        kept: list[_Found] = []
+        # First: on PostgreSQL this locks the job rows, so no rescuer finishes them too.
+        ours = complete_many(session, [one.job for one in found], self.worker_id, now=now)
+        for one, still_ours in zip(found, ours, strict=True):
+            if still_ours:
+                kept.append(one)
+            else:
+                logger.warning("lease lost before commit; result dropped", extra=_ids(one.job))
+                outcomes[one.index] = "lost"
+        if not kept:
+            return outcomes
+        persons = {one.index: people_in(one.detections, threshold) for one in kept}
+        stored = session.connection().execute(
+            _STORE_DETECTIONS,
+            [
+                {
+                    "p_id": one.capture.id,
+                    "p_detections": {
+                        "model": one.provenance.to_json(),
+                        "person_threshold": threshold,
+                        "items": [d.to_json() for d in one.detections],
+                    },
+                    "p_persons": len(persons[one.index]),
+                    "p_now": now,
+                }
+                for one in kept
+            ],
+        )
+        if stored.rowcount != len(kept):
+            # A capture row is gone (deleted under us): alone, the job fails for good; in a
+            # batch, the one-by-one retry finds which.
+            if len(kept) == 1:
+                raise JobFailure(f"capture {kept[0].capture.id} vanished", permanent=True)
+            raise JobFailure("a capture of the batch vanished")
+        # Events lock their device (PostgreSQL): always in one order, so two workers'
+        # batches cannot wait on each other.
+        for one in sorted(kept, key=lambda f: (f.capture.device_id, f.capture.captured_at)):
+            capture = one.capture
+            if persons[one.index]:
                 sighting = Sighting(
                     capture.id,
                     capture.device_id,
                     capture.captured_at,
-                    persons,
-                    provenance.to_json(),
+                    persons[one.index],
+                    one.provenance.to_json(),
                 )
                 record_sighting(session, sighting, window=self._window, now=now)
-        return "done"
+            outcomes[one.index] = "done"
+        return outcomes
 
     def _fail(self, job: Job, error: str, *, missing: bool = False, permanent: bool = False) -> str:
         now = self._now()

@@ -24,6 +24,7 @@ _COLOURS: dict[str, tuple[int, int, int]] = {
 
 _EXIF_ORIENTATION = 0x0112
 _QUARTER_TURNS = (5, 6, 7, 8)  # orientations that swap width and height
+_TRANSPOSED = (2, 3, 4, 5, 6, 7, 8)  # orientations that move pixels (1: as stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +63,16 @@ def decode_image(source: Path | bytes, min_size: tuple[int, int] | None = None) 
     try:
         with Image.open(source if isinstance(source, Path) else io.BytesIO(source)) as img:
             full_w, full_h = img.size
-            if img.getexif().get(_EXIF_ORIENTATION, 1) in _QUARTER_TURNS:
+            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+            if orientation in _QUARTER_TURNS:
                 full_w, full_h = full_h, full_w
             if min_size is not None and img.format == "JPEG":
                 img.draft("RGB", min_size)
             img.load()
-            oriented = ImageOps.exif_transpose(img)
-            rgb = oriented.convert("RGB")
+            # Each of these copies the pixels even when it has nothing to do: skip them then.
+            oriented = ImageOps.exif_transpose(img) if orientation in _TRANSPOSED else img
+            rgb = oriented if oriented.mode == "RGB" else oriented.convert("RGB")
+            pixels = np.asarray(rgb, dtype=np.uint8)
     except FileNotFoundError as exc:
         raise ImageReadError(f"{name}: no such file") from exc
     except IsADirectoryError as exc:
@@ -77,7 +81,7 @@ def decode_image(source: Path | bytes, min_size: tuple[int, int] | None = None) 
         raise ImageReadError(f"{name}: not an image (unrecognised format)") from exc
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{name}: unreadable image ({exc})") from exc
-    return DecodedImage(np.asarray(rgb, dtype=np.uint8), full_w, full_h)
+    return DecodedImage(pixels, full_w, full_h)
 
 
 def read_image(path: Path) -> npt.NDArray[np.uint8]:

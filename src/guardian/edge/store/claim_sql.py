@@ -1,7 +1,8 @@
 """SQL of queue claims: which job a worker leases next, built once with bound parameters.
 
-Parameters: ``p_now``, ``p_stale_before``, ``p_kinds``, ``p_worker``, ``p_after_key`` (for
-round-robin statements) and ``p_ids`` (PostgreSQL's second step).
+Parameters: ``p_now``, ``p_stale_before``, ``p_kinds``, ``p_worker``, ``p_limit`` (jobs
+leased at most), ``p_after_key`` (for round-robin statements) and ``p_ids`` (PostgreSQL's
+second step).
 """
 
 from __future__ import annotations
@@ -9,7 +10,19 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import BigInteger, String, and_, any_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -24,6 +37,7 @@ _KINDS = bindparam("p_kinds", expanding=True, type_=String())
 _AFTER_KEY = bindparam("p_after_key", type_=String())
 _WORKER = bindparam("p_worker", type_=String())
 _IDS = bindparam("p_ids", type_=ARRAY(BigInteger()))
+_LIMIT = bindparam("p_limit", type_=Integer())
 # PostgreSQL: how many devices' next jobs one claim tries to lock (others may hold some).
 PG_CANDIDATES = 16
 # PostgreSQL: rounds of ranking and locking before a claim gives up (all taken meanwhile).
@@ -42,7 +56,7 @@ def _claimable(job: Any) -> Any:
     )
 
 
-def _ranked(round_robin: bool, limit: int) -> Any:
+def _ranked(round_robin: bool, limit: Any) -> Any:
     """SELECT each device's next claimable job id, the device to serve first on top.
 
     One pass over the active jobs grouped by ``fair_key`` (no join, no window: the cost
@@ -91,9 +105,10 @@ def _lease(where: Any) -> Any:
 
 @functools.cache
 def sqlite_claim(round_robin: bool) -> Any:
-    """The SQLite claim: lease the best job in one ``UPDATE … RETURNING``."""
+    """The SQLite claim: lease the ``p_limit`` best jobs (each the next of another device)
+    in one ``UPDATE … RETURNING``."""
     # One statement, inside a BEGIN IMMEDIATE transaction: no other claim interleaves.
-    return _lease(Job.id == _ranked(round_robin, 1).scalar_subquery())
+    return _lease(Job.id.in_(_ranked(round_robin, _LIMIT)))
 
 
 @functools.cache
@@ -104,7 +119,8 @@ def pg_ranked(round_robin: bool) -> Any:
 
 @functools.cache
 def pg_claim() -> Any:
-    """PostgreSQL, step 2: lease the first of ``p_ids`` that is free and still claimable."""
+    """PostgreSQL, step 2: lease the first ``p_limit`` of ``p_ids`` that are free and still
+    claimable."""
     # Lock the best of the ranked candidates nobody else holds (SKIP LOCKED). Claimability
     # is checked again on the row version locked: one claimed meanwhile is passed over.
     cand = aliased(Job, name="cand")
@@ -112,10 +128,10 @@ def pg_claim() -> Any:
         select(cand.id)
         .where(cand.id == any_(_IDS), _claimable(cand))
         .order_by(func.array_position(_IDS, cand.id))
-        .limit(1)
+        .limit(_LIMIT)
         .with_for_update(skip_locked=True)
     )
-    return _lease(Job.id == first_free.scalar_subquery())
+    return _lease(Job.id.in_(first_free))
 
 
 @functools.cache

@@ -17,10 +17,11 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from guardian.common.db import session_factory, utcnow
+from guardian.common.db_types import UtcDateTime
 from guardian.edge.store.backoff import Backoff
 from guardian.edge.store.claim_sql import (
     PG_ROUNDS,
@@ -77,32 +78,66 @@ def claim(
     job is ``running`` with ``attempts`` bumped; ``None`` when nothing is due.
     ``after_key``: the ``fair_key`` this worker served last, for round-robin.
     """
+    jobs = claim_many(
+        source,
+        worker_id,
+        kinds=kinds,
+        lease_seconds=lease_seconds,
+        now=now,
+        after_key=after_key,
+        limit=1,
+    )
+    return jobs[0] if jobs else None
+
+
+def claim_many(
+    source: SessionSource,
+    worker_id: str,
+    *,
+    kinds: Sequence[str],
+    lease_seconds: float,
+    limit: int,
+    now: dt.datetime | None = None,
+    after_key: str | None = None,
+) -> list[Job]:
+    """Lease up to ``limit`` due jobs, each the next of a different ``fair_key``, in one
+    transaction; the order is the one ``claim`` would have served them in.
+
+    The ranking picks each key's oldest claimable job, keys with fewer jobs in flight
+    first, then round-robin after ``after_key`` — so a batch spreads over devices and
+    never holds two jobs of one device. Empty when nothing is due.
+    """
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
     now = now or utcnow()
     params: dict[str, Any] = {
         "p_now": now,
         "p_stale_before": now - dt.timedelta(seconds=lease_seconds),
         "p_kinds": list(kinds),
         "p_worker": worker_id,
+        "p_limit": limit,
     }
     if after_key is not None:
         params["p_after_key"] = after_key
     round_robin = after_key is not None
     with _sessions(source).begin() as session:
         _bury_exhausted(session, params)
-        job: Job | None = None
+        jobs: list[Job] = []
         if session.get_bind().dialect.name == "postgresql":
             for _ in range(PG_ROUNDS):  # candidates may all be taken between the two steps
                 ids = list(session.scalars(pg_ranked(round_robin), params))
                 if not ids:
                     break
-                job = session.scalars(pg_claim(), {**params, "p_ids": ids}).one_or_none()
-                if job is not None:
+                jobs = list(session.scalars(pg_claim(), {**params, "p_ids": ids}))
+                if jobs:
                     break
         else:
-            job = session.scalars(sqlite_claim(round_robin), params).one_or_none()
-        if job is not None:
+            jobs = list(session.scalars(sqlite_claim(round_robin), params))
+        for job in jobs:
             session.expunge(job)  # usable after commit whatever the factory's settings
-    return job
+    # RETURNING has no order: serve the batch round-robin from after_key, as claims would.
+    jobs.sort(key=lambda j: (after_key is not None and j.fair_key <= after_key, j.fair_key, j.id))
+    return jobs
 
 
 def _owned(job_id: int, worker_id: str, attempt: int | None) -> list[Any]:
@@ -145,6 +180,56 @@ def complete(session: Session, job: Job, worker_id: str, *, now: dt.datetime | N
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
+
+
+# One statement for a whole batch of completions (``complete_many``).
+_COMPLETE = (
+    update(Job)
+    .where(
+        Job.id == bindparam("p_id"),
+        Job.state == "running",
+        Job.locked_by == bindparam("p_worker"),
+        Job.attempts == bindparam("p_attempt"),
+    )
+    .values(
+        state="done",
+        finished_at=bindparam("p_now", type_=UtcDateTime()),
+        heartbeat_at=bindparam("p_now", type_=UtcDateTime()),
+    )
+)
+
+
+def complete_many(
+    session: Session, jobs: Sequence[Job], worker_id: str, *, now: dt.datetime | None = None
+) -> list[bool]:
+    """``complete`` for several jobs in one statement; whether each lease was still ours.
+
+    Like ``complete``, call it first in the transaction that stores the results.
+    """
+    if not jobs:
+        return []
+    now = now or utcnow()
+    conn = session.connection()
+    params = [
+        {"p_id": job.id, "p_worker": worker_id, "p_attempt": job.attempts, "p_now": now}
+        for job in jobs
+    ]
+    result = conn.execute(_COMPLETE, params)
+    if conn.dialect.supports_sane_multi_rowcount and _rowcount(result) == len(jobs):
+        return [True] * len(jobs)
+    # Some lease was lost (or the driver cannot count): see which rows we did finish.
+    ours = {
+        (job_id, attempts)
+        for job_id, attempts in conn.execute(
+            select(Job.id, Job.attempts).where(
+                Job.id.in_([job.id for job in jobs]),
+                Job.state == "done",
+                Job.locked_by == worker_id,
+                Job.finished_at == now,
+            )
+        )
+    }
+    return [(job.id, job.attempts) in ours for job in jobs]
 
 
 def fail(

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,7 @@ from guardian.edge.context import EdgeContext
 from guardian.edge.detect.detector import Detector
 from guardian.edge.events.store import OUTBOX_TOPIC, event_json
 from guardian.edge.store.jobs import KIND_DETECT_CAPTURE
-from guardian.edge.store.queue import claim
+from guardian.edge.store.queue import claim, claim_many, heartbeat
 from guardian.edge.store.tables import Capture, Event, EventCapture, Job, Outbox
 from tests.integration.edge.capture.conftest import MakeContext
 from tests.integration.edge.capture.seed import T0, add_capture, add_device
@@ -251,3 +252,103 @@ def test_the_worker_thread_serves_devices_until_stopped(
     with ctx.sessions() as s:
         assert s.scalar(select(func.count()).where(Capture.status == "processed")) == 6
         assert set(s.scalars(select(Job.attempts))) == {1}
+
+
+def _claim_batch(ctx: EdgeContext, worker: str, limit: int, now: dt.datetime) -> list[Job]:
+    return claim_many(
+        ctx.sessions,
+        worker,
+        kinds=(KIND_DETECT_CAPTURE,),
+        lease_seconds=ctx.settings.queue.lease_seconds,
+        limit=limit,
+        now=now,
+    )
+
+
+def test_a_batch_of_devices_is_stored_in_one_transaction(
+    make_ctx: MakeContext, ssd: Detector
+) -> None:
+    ctx = make_ctx()
+    with ctx.sessions.begin() as s:
+        for device in ("pi-a", "pi-b", "pi-c"):
+            add_device(s, device)
+            add_capture(s, ctx.settings, device, "astronaut", seq=1)
+            add_capture(s, ctx.settings, device, "coffee", seq=2, seconds=1)
+    jobs = _claim_batch(ctx, "w1", 3, dt.datetime.now(dt.UTC))
+    assert len({j.fair_key for j in jobs}) == 3
+
+    commits = 0
+
+    def on_commit(_conn: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    sa_event.listen(ctx.engine, "commit", on_commit)
+    try:
+        assert _worker(ctx, ssd).process_many(jobs) == ["done"] * 3
+    finally:
+        sa_event.remove(ctx.engine, "commit", on_commit)
+    assert commits == 1  # three jobs, their captures, events and outbox rows: one commit
+    with ctx.sessions() as s:
+        assert {
+            j.state for j in s.scalars(select(Job).where(Job.id.in_([j.id for j in jobs])))
+        } == {"done"}
+        for device in ("pi-a", "pi-b", "pi-c"):
+            (made,) = _events(s, device)
+            assert made.version == 1 and len(_outbox(s, made.id)) == 1
+    # The rest (the coffee photos) go the same way; every job was run once.
+    assert _drain(_worker(ctx, ssd)) == ["done"] * 3
+    with ctx.sessions() as s:
+        assert s.scalar(select(func.count()).where(Capture.status == "processed")) == 6
+        assert set(s.scalars(select(Job.attempts))) == {1}
+    assert _duration_count(ctx, "done") == 6
+
+
+def test_a_failing_job_of_a_batch_fails_alone(make_ctx: MakeContext, ssd: Detector) -> None:
+    ctx = make_ctx()
+    with ctx.sessions.begin() as s:
+        caps = []
+        for device in ("pi-a", "pi-b", "pi-c"):
+            add_device(s, device)
+            caps.append(add_capture(s, ctx.settings, device, "astronaut", seq=1))
+    caps[1].path.unlink()
+    worker = _worker(ctx, ssd)
+    assert worker.run_batch(3) == ["done", "retry", "done"]
+    with ctx.sessions() as s:
+        states = {c.id: (c.status, c.file_state) for c in s.scalars(select(Capture))}
+        assert states == {
+            caps[0].capture_id: ("processed", "present"),
+            caps[1].capture_id: ("stored", "missing"),
+            caps[2].capture_id: ("processed", "present"),
+        }
+        assert len(_events(s, "pi-a")) == len(_events(s, "pi-c")) == 1
+        assert _events(s, "pi-b") == []
+
+
+def test_a_rescued_job_of_a_batch_is_dropped_and_the_others_are_stored(
+    make_ctx: MakeContext, ssd: Detector
+) -> None:
+    ctx = make_ctx()
+    lease = ctx.settings.queue.lease_seconds
+    with ctx.sessions.begin() as s:
+        caps = []
+        for device in ("pi-a", "pi-b"):
+            add_device(s, device)
+            caps.append(add_capture(s, ctx.settings, device, "astronaut", seq=1))
+    now = dt.datetime.now(dt.UTC)
+    jobs = _claim_batch(ctx, "slow", 2, now)
+    assert [j.ref_id for j in jobs] == [c.capture_id for c in caps]
+    later = now + dt.timedelta(seconds=lease + 1)
+    assert heartbeat(ctx.sessions, jobs[0].id, "slow", attempt=jobs[0].attempts, now=later)
+    rescued = _claim_batch(ctx, "rescuer", 2, later)
+    assert [j.ref_id for j in rescued] == [caps[1].capture_id]
+
+    assert _worker(ctx, ssd, "slow").process_many(jobs) == ["done", "lost"]
+    with ctx.sessions() as s:
+        assert len(_events(s, "pi-a")) == 1 and _events(s, "pi-b") == []
+        capture = s.get(Capture, caps[1].capture_id)
+        assert capture is not None and capture.status == "stored"
+    assert _worker(ctx, ssd, "rescuer").process(rescued[0]) == "done"
+    with ctx.sessions() as s:
+        (made,) = _events(s, "pi-b")
+        assert made.version == 1 and len(_outbox(s, made.id)) == 1

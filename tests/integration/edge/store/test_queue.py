@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from guardian.common.db import session_factory, utcnow
 from guardian.edge.store.backoff import Backoff, ceiling
 from guardian.edge.store.jobs import KIND_DETECT_CAPTURE, enqueue
-from guardian.edge.store.queue import claim, complete, depth, fail, heartbeat
+from guardian.edge.store.queue import (
+    claim,
+    claim_many,
+    complete,
+    complete_many,
+    depth,
+    fail,
+    heartbeat,
+)
 from guardian.edge.store.tables import Job
 from tests.edge_fixtures import EdgeDb
 
@@ -76,6 +84,94 @@ def test_one_worker_rotates_devices_so_a_chatty_one_cannot_starve_the_rest(
         order.append(job.ref_id)
         last = job.fair_key
     assert order == ["A0", "B0", "C0", "A1", "B1", "A2"]
+
+
+def _claim_many(
+    sessions: sessionmaker[Session],
+    limit: int,
+    worker: str = "w1",
+    now: dt.datetime | None = None,
+    after_key: str | None = None,
+) -> list[Job]:
+    return claim_many(
+        sessions,
+        worker,
+        kinds=KINDS,
+        lease_seconds=LEASE,
+        limit=limit,
+        now=now or utcnow(),
+        after_key=after_key,
+    )
+
+
+def test_a_batch_claim_takes_the_next_job_of_as_many_devices_in_round_robin_order(
+    edge_db: EdgeDb,
+) -> None:
+    sessions = session_factory(edge_db.engine)
+    _enqueue(sessions, "A1", "A2", "A3", "B1", "C1", "B2", "D1")
+    first = _claim_many(sessions, 3)
+    assert [j.ref_id for j in first] == ["A1", "B1", "C1"]
+    assert {(j.state, j.locked_by, j.attempts) for j in first} == {("running", "w1", 1)}
+    # Round-robin after the last device served; devices with a job in flight go last.
+    second = _claim_many(sessions, 3, after_key=first[-1].fair_key)
+    assert [j.ref_id for j in second] == ["D1", "A2", "B2"]
+    assert [j.ref_id for j in _claim_many(sessions, 3)] == ["A3"]
+    assert _claim_many(sessions, 3) == []
+
+
+def test_batch_claims_of_concurrent_workers_never_share_a_job(edge_db: EdgeDb) -> None:
+    sessions = session_factory(edge_db.engine)
+    refs = [f"{d}{i}" for i in range(12) for d in "ABCDEF"]
+    _enqueue(sessions, *refs)
+    claimed: list[str] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            while jobs := _claim_many(sessions, 4, name):
+                assert len({j.fair_key for j in jobs}) == len(jobs)  # one per device
+                with sessions.begin() as s:
+                    assert complete_many(s, jobs, name) == [True] * len(jobs)
+                with lock:
+                    claimed.extend(j.ref_id for j in jobs)
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert Counter(claimed) == Counter(refs)
+    with sessions() as s:
+        assert depth(s)["done"] == len(refs)
+        assert set(s.scalars(select(Job.attempts))) == {1}
+
+
+def test_completing_a_batch_reports_each_lease_lost_meanwhile(edge_db: EdgeDb) -> None:
+    sessions = session_factory(edge_db.engine)
+    _enqueue(sessions, "A1", "B1", "C1")
+    t0 = utcnow()
+    jobs = _claim_many(sessions, 3, "w1", t0)
+    assert [j.ref_id for j in jobs] == ["A1", "B1", "C1"]
+    # B1's lease goes stale while A1 and C1 keep beating: a rescuer takes B1 only.
+    t1 = t0 + dt.timedelta(seconds=LEASE + 1)
+    for job in (jobs[0], jobs[2]):
+        assert heartbeat(sessions, job.id, "w1", attempt=job.attempts, now=t1)
+    rescued = _claim(sessions, "w2", t1)
+    assert rescued is not None and rescued.ref_id == "B1"
+
+    with sessions.begin() as s:
+        assert complete_many(s, jobs, "w1", now=t1) == [True, False, True]
+    assert (_job(sessions, "B1").state, _job(sessions, "B1").locked_by) == ("running", "w2")
+    for ref in ("A1", "C1"):
+        done = _job(sessions, ref)
+        assert (done.state, done.locked_by, done.finished_at) == ("done", "w1", t1)
+    with sessions.begin() as s:
+        assert complete_many(s, [rescued], "w2", now=t1) == [True]
+        assert complete_many(s, [], "w2") == []
 
 
 def test_claim_leases_the_job(edge_db: EdgeDb) -> None:
