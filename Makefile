@@ -9,7 +9,7 @@ export GUARDIAN_MODELS_DIR     ?= $(HOME)/.cache/guardian/models
 export GUARDIAN_TEST_MEDIA_DIR ?= $(HOME)/.cache/guardian/test-media
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 DEMO_ARGS ?=
 BENCH_FRAMES ?= 200
 
