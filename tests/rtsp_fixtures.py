@@ -18,7 +18,6 @@ those skips become failures).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import selectors
 import signal
@@ -28,15 +27,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol, Self
 
-import av
 import pytest
 
+from guardian.demo.footage import sha256_of, transcode_h264
 from tests.media import test_media_dir, vtest_path
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -207,62 +205,6 @@ class RtspServer:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def transcode_h264(
-    source: Path, dest: Path, *, gop: int = VTEST_GOP, max_frames: int | None = None
-) -> None:
-    """Re-encode ``source``'s video as H.264 MP4: one slice per picture, no B-frames, a
-    keyframe every ``gop`` frames.
-
-    Written to a temporary name in ``dest``'s folder and renamed, so readers never see
-    a partial file.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp.mp4", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with av.open(str(source)) as src, av.open(str(tmp), "w", format="mp4") as out:
-            in_stream = src.streams.video[0]
-            rate = Fraction(in_stream.average_rate or VTEST_FPS)
-            stream = out.add_stream(
-                "libx264",
-                rate=rate,
-                options={
-                    "g": str(gop),
-                    "keyint_min": str(gop),
-                    "sc_threshold": "0",
-                    "bf": "0",
-                    "preset": "veryfast",
-                    "crf": "23",
-                },
-            )
-            stream.width = in_stream.codec_context.width
-            stream.height = in_stream.codec_context.height
-            stream.pix_fmt = "yuv420p"
-            # PyAV defaults to slice threads, which split every picture into several slices.
-            stream.codec_context.thread_type = "FRAME"
-            stream.codec_context.time_base = 1 / rate
-            for index, frame in enumerate(src.decode(in_stream)):
-                if max_frames is not None and index >= max_frames:
-                    break
-                picture = frame.reformat(format="yuv420p")
-                picture.pts = index
-                picture.time_base = 1 / rate
-                out.mux(stream.encode(picture))
-            out.mux(stream.encode(None))
-        tmp.replace(dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def require_gstreamer() -> None:

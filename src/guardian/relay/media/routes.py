@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
+from guardian.common.jwks import JwksCache
 from guardian.contracts import playback
 from guardian.relay.commands import EdgeOffline
 from guardian.relay.context import RelayContext
@@ -25,7 +26,6 @@ from guardian.relay.media.boxes import snapshot_boxes
 from guardian.relay.media.cache import CachedMedia, MediaCache
 from guardian.relay.media.config import RelayMediaSettings
 from guardian.relay.media.fetch import PROBE_OFFSET, MediaFetcher
-from guardian.relay.media.keys import ControlKeys
 from guardian.relay.media.ranges import ByteRange, content_range, parse_range, resolve
 from guardian.relay.media.transfer import MediaHead, Transfer, TransferError
 from guardian.relay.store.tables import CachedEvent
@@ -33,6 +33,7 @@ from guardian.relay.store.tables import CachedEvent
 logger = logging.getLogger(__name__)
 
 FILE_CHUNK = 256 * 1024
+MIN_REFETCH_S = 10.0  # an unknown kid refetches the control plane's JWKS at most this often
 CONTENT_TYPES = {"clip": "video/mp4", "snapshot": "image/jpeg"}
 EXPOSED = "Content-Length, Content-Range, Accept-Ranges, Content-Disposition, Content-Type"
 
@@ -60,8 +61,16 @@ class MediaService:
         self.fetcher = MediaFetcher(ctx.commands, ctx.uploads)
         self.cache = MediaCache(ctx.settings.data_dir, self.settings.cache_seconds)
         url = self.settings.jwks_url
+        # The control plane's keys; an unknown kid (a rotation) refetches at most every 10 s.
         self.keys = (
-            ControlKeys(url, cache_seconds=self.settings.jwks_cache_seconds) if url else None
+            JwksCache(
+                url,
+                cache_seconds=self.settings.jwks_cache_seconds,
+                clock=time.monotonic,
+                min_refetch_seconds=MIN_REFETCH_S,
+            )
+            if url
+            else None
         )
 
     def headers(self, request: Request) -> dict[str, str]:

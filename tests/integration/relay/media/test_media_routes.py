@@ -24,6 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
+from guardian.common.jwks import JwksCache
 from guardian.contracts import playback
 from guardian.contracts.pb.guardian.v1 import link_pb2
 from guardian.control.auth.keys import public_jwk_of
@@ -31,7 +32,6 @@ from guardian.edge.link.media import clip_chunks
 from guardian.relay.app import create_app
 from guardian.relay.context import RelayContext
 from guardian.relay.media.config import RelayMediaSettings
-from guardian.relay.media.keys import ControlKeys
 from guardian.relay.pki import CertificateAuthority, EdgeIdentity
 from guardian.relay.store.cache import store_batch
 from tests.relay_fixtures import RelayDb
@@ -121,9 +121,10 @@ def relay(sqlite_relay_db: RelayDb) -> Iterator[tuple[RelayContext, TestClient, 
     with ctx.sessions.begin() as session:
         store_batch(session, TENANT, SITE, [event], now)
     app = create_app(ctx)
-    app.state.media.keys = ControlKeys(
+    app.state.media.keys = JwksCache(
         "https://control.example/.well-known/jwks.json",
         cache_seconds=600,
+        clock=time.monotonic,
         transport=httpx.MockTransport(_jwks),
     )
     with TestClient(app) as client:
