@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +33,7 @@ from guardian.edge.store.schema import open_store
 from guardian.edge.store.tables import Outbox
 from guardian.edge.track.lifecycle import INTERACTION, EventAction
 from tests.control_fixtures import migrate_control
+from tests.ports import reserve_port
 
 START_S = 60.0
 ADMIN_EMAIL = "admin@link.example"
@@ -49,23 +48,6 @@ EDGE_ENV = {
     "GUARDIAN_EDGE_LINK__RECONNECT_MAX_SECONDS": "1",
     "GUARDIAN_EDGE_LINK__TELEMETRY_SECONDS": "2",
 }
-
-
-def restartable_port() -> int:
-    """A free loopback port below the kernel's ephemeral range (32768-60999 here).
-
-    Services in these tests are stopped and started again on the same port; a port from
-    the ephemeral range can meanwhile be taken as the local end of some outgoing
-    connection, and the restart then fails with "address already in use".
-    """
-    while True:
-        port = random.randrange(20000, 32000)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 @contextmanager
@@ -132,7 +114,9 @@ class Service:
 
     def _healthy(self) -> bool:
         assert self.proc is not None and self.health_url is not None
-        assert self.proc.poll() is None, f"{self.name} exited with {self.proc.returncode}"
+        assert self.proc.poll() is None, (
+            f"{self.name} exited with {self.proc.returncode}\n{self.log()}"
+        )
         try:
             return httpx.get(self.health_url, timeout=1).status_code == 200
         except httpx.TransportError:
@@ -245,9 +229,9 @@ class LinkStack:
         self.control_dir = root / "control"
         self.relay_dir = root / "relay"
         self.edge_dir = root / "edge"
-        self.http_port, self.grpc_port = restartable_port(), restartable_port()
-        self.relay_http_port, self.relay_link_port = restartable_port(), restartable_port()
-        self.edge_port = restartable_port()
+        self.http_port, self.grpc_port = reserve_port(), reserve_port()
+        self.relay_http_port, self.relay_link_port = reserve_port(), reserve_port()
+        self.relay_direct_port, self.edge_port = reserve_port(), reserve_port()
         self.control_url = f"http://127.0.0.1:{self.http_port}"
         self.relay_url = f"http://127.0.0.1:{self.relay_http_port}"
         self.edge_url = f"http://127.0.0.1:{self.edge_port}"
@@ -296,6 +280,7 @@ class LinkStack:
                 "GUARDIAN_RELAY_DATA_DIR": str(self.relay_dir),
                 "GUARDIAN_RELAY_HTTP_PORT": str(self.relay_http_port),
                 "GUARDIAN_RELAY_LINK_PORT": str(self.relay_link_port),
+                "GUARDIAN_RELAY_LINK_DIRECT_PORT": str(self.relay_direct_port),
                 # The control plane's gRPC link (plaintext is allowed to loopback only).
                 "GUARDIAN_RELAY_CONTROL_URL": f"http://127.0.0.1:{self.grpc_port}",
                 "GUARDIAN_RELAY_CONTROL_TOKEN": relay["token"],

@@ -21,10 +21,11 @@ import httpx
 import pytest
 
 from guardian.demo.footage import media_dir
-from guardian.demo.layout import EDGE_OFFSET, RELAY_LINK_OFFSET
-from guardian.demo.orchestrate import port_is_free, restartable_port
+from guardian.demo.layout import EDGE_OFFSET, RELAY_DIRECT_OFFSET
+from guardian.demo.orchestrate import port_is_free
 from guardian.edge.detect.models.catalog import DEFAULT_MODEL
 from guardian.edge.detect.models.store import ModelStore, default_models_dir
+from tests.ports import reserve_port
 
 pytestmark = pytest.mark.slow
 T = TypeVar("T")
@@ -45,11 +46,9 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float, poll: flo
 
 
 def demo_port() -> int:
-    """A control port whose derived neighbours (edge -10 … relay link +11) are free too."""
-    while True:
-        port = restartable_port(21000, 31000)
-        if all(port_is_free(port + d) for d in range(EDGE_OFFSET, RELAY_LINK_OFFSET + 1)):
-            return port
+    """A control port whose derived neighbours (edge -10 … relay direct link +12) are free
+    too, and given to no other test of this run."""
+    return reserve_port(*(d for d in range(EDGE_OFFSET, RELAY_DIRECT_OFFSET + 1) if d))
 
 
 def children_of(pid: int) -> dict[int, str]:

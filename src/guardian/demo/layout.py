@@ -12,8 +12,9 @@ from guardian.demo.state import STATE_FILE
 DEFAULT_DATA_DIR = Path("guardian-data/demo")
 DEFAULT_PORT = 8720
 # Offsets from the control plane's port: with the default port every service gets its
-# usual default (edge 8710, control gRPC 8721, relay 8730/8731).
+# usual default (edge 8710, control gRPC 8721, relay 8730/8731/8732).
 EDGE_OFFSET, GRPC_OFFSET, RELAY_HTTP_OFFSET, RELAY_LINK_OFFSET = -10, 1, 10, 11
+RELAY_DIRECT_OFFSET = 12
 
 
 class LayoutError(ValueError):
@@ -28,6 +29,8 @@ class Ports:
     control_grpc: int
     relay_http: int
     relay_link: int
+    #: The relay's direct EdgeLink port (grpcio's own mutual TLS).
+    relay_link_direct: int
     edge: int
 
 
@@ -53,6 +56,7 @@ def choose_ports(control: int) -> Ports:
         control_grpc=pick(GRPC_OFFSET),
         relay_http=pick(RELAY_HTTP_OFFSET),
         relay_link=pick(RELAY_LINK_OFFSET),
+        relay_link_direct=pick(RELAY_DIRECT_OFFSET),
         edge=pick(EDGE_OFFSET),
     )
 

@@ -159,6 +159,7 @@ def _relay(demo: Demo) -> ServiceProcess:
             # The control plane's gRPC link (plaintext is allowed to loopback only).
             "GUARDIAN_RELAY_CONTROL_URL": f"http://127.0.0.1:{ports.control_grpc}",
             "GUARDIAN_RELAY_CONTROL_TOKEN": demo.state.relay_token,
+            "GUARDIAN_RELAY_LINK_DIRECT_PORT": str(ports.relay_link_direct),
             # Playback: the relay checks the control plane's playback tokens by its JWKS.
             "GUARDIAN_RELAY_MEDIA__JWKS_URL": f"{demo.control_url}/.well-known/jwks.json",
         },

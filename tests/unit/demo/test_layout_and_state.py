@@ -30,9 +30,10 @@ def test_ports_derive_from_the_control_port_like_the_services_defaults() -> None
             ports = choose_ports(base)
         except LayoutError:
             continue
-        if ports.edge == base - 10 and ports.relay_link == base + 11:
+        if ports.edge == base - 10 and ports.relay_link_direct == base + 12:
             break
     assert (ports.control, ports.control_grpc, ports.relay_http) == (base, base + 1, base + 10)
+    assert ports.relay_link == base + 11
 
 
 def test_a_taken_control_port_is_an_error_and_a_taken_derived_one_is_replaced(
@@ -42,8 +43,11 @@ def test_a_taken_control_port_is_an_error_and_a_taken_derived_one_is_replaced(
         choose_ports(held_port)
     ports = choose_ports(held_port - 1)  # its gRPC port (+1) is the held one
     assert ports.control_grpc != held_port
-    values = [ports.control, ports.control_grpc, ports.relay_http, ports.relay_link, ports.edge]
-    assert len(set(values)) == 5
+    values = [
+        ports.control, ports.control_grpc, ports.relay_http, ports.relay_link,
+        ports.relay_link_direct, ports.edge,
+    ]  # fmt: skip
+    assert len(set(values)) == 6
 
 
 def test_reset_deletes_a_demo_dir_but_refuses_any_other_folder(tmp_path: Path) -> None:

@@ -13,13 +13,13 @@ from guardian.archive.cid import cid_of_bytes
 from guardian.control.archive.tables import EventArchive
 from guardian.control.context import ControlContext
 from guardian.control.link_server import start_control_link
-from guardian.demo.orchestrate import restartable_port
 from guardian.relay.archive import store
 from guardian.relay.archive.config import RelayArchiveSettings
 from guardian.relay.config import RelaySettings
 from guardian.relay.context import build_context
 from guardian.relay.service import RelayService
 from tests.control_helpers import assign_relay, make_relay, make_site, make_tenant
+from tests.ports import reserve_port
 
 
 def _wait(check: object, timeout: float = 20.0) -> None:
@@ -38,11 +38,12 @@ def test_a_report_pending_while_the_control_plane_was_down_is_sent_when_it_is_ba
     relay_id, token = make_relay(control)
     assign_relay(control, tenant, relay_id)
     site = make_site(control, tenant)
-    control_port = restartable_port()
+    control_port = reserve_port()
     relay = build_context(
         RelaySettings(
             data_dir=tmp_path / "relay",
-            link_port=restartable_port(),
+            link_port=reserve_port(),
+            link_direct_port=reserve_port(),
             control_url=f"http://127.0.0.1:{control_port}",
             control_token=token,
             archive=RelayArchiveSettings(report_seconds=0.2),
