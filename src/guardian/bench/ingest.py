@@ -207,33 +207,95 @@ def _edge_cpu() -> float:
     return total
 
 
-def detector_frames_per_s(detector: Any, payloads: list[bytes], frames: int) -> tuple[float, float]:
-    """The detector's own throughput: sequential ``detect()`` on already-decoded frames;
-    frames/s and the process's CPU milliseconds per frame."""
+def detector_frames_per_s(
+    detector: Any, payloads: list[bytes], frames: int, callers: int = 1
+) -> tuple[float, float]:
+    """The detector's own throughput: ``detect()`` back to back on already-decoded frames
+    from ``callers`` threads (as many as the workers); frames/s and the process's CPU
+    milliseconds per frame."""
     from PIL import Image
 
     decoded = [np.asarray(Image.open(io.BytesIO(p)).convert("RGB")) for p in payloads]
     for f in decoded:
         detector.detect(f)
-    cpu, start = _own_cpu(), time.perf_counter()
-    for i in range(frames):
-        detector.detect(decoded[i % len(decoded)])
-    elapsed, used = time.perf_counter() - start, _own_cpu() - cpu
-    return frames / elapsed, 1e3 * used / frames
+
+    def task(_: int, count: int) -> None:
+        for i in range(count):
+            detector.detect(decoded[i % len(decoded)])
+
+    cpu = _own_cpu()
+    elapsed = run_parallel(callers, frames, task)
+    return frames / elapsed, 1e3 * (_own_cpu() - cpu) / frames
+
+
+def best_detector_frames_per_s(
+    detector: Any, payloads: list[bytes], frames: int, workers: int
+) -> tuple[float, float, dict[str, float]]:
+    """The better of one caller and ``workers`` callers (with the THROUGHPUT hint, callers
+    run side by side): the strictest baseline for the workers. Frames/s, its CPU ms per
+    frame, and both rates."""
+    one = detector_frames_per_s(detector, payloads, frames)
+    many = detector_frames_per_s(detector, payloads, frames, workers) if workers > 1 else one
+    best = max(one, many)
+    return best[0], best[1], {"1": round(one[0], 2), str(workers): round(many[0], 2)}
+
+
+class PersonEverywhere:
+    """A stand-in detector that finds one person in every frame at no cost: with it, the
+    workers' CPU is everything they spend *beside* inference (claim, read, JPEG decode,
+    results, events, outbox) — each capture making or extending an event, the costlier
+    case."""
+
+    def __init__(self, real: Any) -> None:
+        from guardian.edge.detect.types import Detection
+
+        self.input_spec = real.input_spec
+        self._provenance = real.detect_with_provenance(np.zeros((8, 8, 3), np.uint8))[1]
+        self._found = [Detection("person", "person", 0.9, (10.0, 10.0, 100.0, 200.0))]
+
+    def detect_with_provenance(self, frame: Any) -> tuple[list[Any], Any]:
+        return list(self._found), self._provenance
+
+
+def direct_ingest_per_s(
+    settings: EdgeSettings, payloads: list[bytes], total: int, concurrency: int
+) -> float:
+    """The ingest use case (dedupe, validate, durable write, group commit) called from
+    ``concurrency`` threads, one device each, with no HTTP: captures/s. HTTP can only add
+    to this, so its ratio to the baseline bounds what the HTTP ingest can reach."""
+    from guardian.edge.capture.ingest import ingest_capture
+    from guardian.edge.store.devices import add_device
+
+    ctx = build_context(settings)
+    try:
+        with ctx.sessions.begin() as session:
+            for i in range(concurrency):
+                add_device(session, ctx.sealer, f"direct-{i}")
+
+        def task(client: int, count: int) -> None:
+            for seq in range(count):
+                ingest_capture(ctx, f"direct-{client}", seq, None, payloads[seq % len(payloads)])
+
+        return total / run_parallel(concurrency, total, task)
+    finally:
+        ctx.engine.dispose()
 
 
 def worker_captures_per_s(
-    settings: EdgeSettings, workers: int, expected: int
+    settings: EdgeSettings, workers: int, expected: int, detector: Any = None
 ) -> tuple[float, float]:
-    """Drain the queued detection jobs with ``workers`` in-process capture workers;
-    captures/s and the process's CPU milliseconds per capture."""
+    """Drain the queued detection jobs with ``workers`` in-process capture workers (with
+    ``detector``, default: the configured one); captures/s and the process's CPU
+    milliseconds per capture."""
     from guardian.edge.capture.worker import CaptureWorker
     from guardian.edge.detect.loader import load_detector
     from guardian.edge.store.queue import depth
 
     ctx = build_context(settings)
-    detector = load_detector(settings.detector)
+    detector = detector if detector is not None else load_detector(settings.detector)
     stop = threading.Event()
+    with ctx.sessions() as session:
+        done_before = depth(session).get("done", 0)
     threads = [CaptureWorker(ctx, detector, stop, f"bench:{i}") for i in range(workers)]
     cpu, start = _own_cpu(), time.perf_counter()
     for t in threads:
@@ -251,7 +313,7 @@ def worker_captures_per_s(
         for t in threads:
             t.join(30)
         ctx.engine.dispose()
-    done = counts.get("done", 0)
+    done = counts.get("done", 0) - done_before
     if done != expected:
         raise RuntimeError(f"workers finished {done} jobs, expected {expected}: {counts}")
     return done / elapsed, 1e3 * used / done
@@ -281,7 +343,9 @@ def run_ingest_bench(
         # does not favour either side.
         baselines = [baseline_files_per_s(root / "baseline", payloads, total, concurrency)]
         shutil.rmtree(root / "baseline")
-        settings = EdgeSettings(data_dir=root / "edge", database_url=database_url)
+        settings = EdgeSettings(
+            data_dir=root / "edge", database_url=database_url, capture={"min_free_bytes": 0}
+        )
         ctx = build_context(settings)
         keys: dict[str, str] = {}
         with ctx.sessions.begin() as session:
@@ -305,12 +369,22 @@ def run_ingest_bench(
         shutil.rmtree(root / "baseline")
         baseline = sum(baselines) / len(baselines)
         accepted = statuses.get(201, 0)
-        detector_fps, detector_cpu = detector_frames_per_s(
-            load_detector(settings.detector), payloads, detector_frames
+        detector = load_detector(settings.detector)
+        detector_fps, detector_cpu, by_callers = best_detector_frames_per_s(
+            detector, payloads, detector_frames, workers
         )
         worker_cps, worker_cpu = worker_captures_per_s(settings, workers, accepted)
+        # Bounds, measured after the timed phases (their captures and jobs are new):
+        # the ingest without HTTP, then the workers on those captures without inference.
+        direct = direct_ingest_per_s(settings, payloads, total, concurrency)
+        _, beside_cpu = worker_captures_per_s(
+            settings, workers, total, detector=PersonEverywhere(detector)
+        )
     ingest_ratio = ingest / baseline
     worker_ratio = worker_cps / detector_fps
+    # When inference alone keeps every core busy (as here), a capture costs at least the
+    # detector's CPU plus the workers' CPU beside it: the workers' ratio cannot pass this.
+    worker_bound = detector_cpu / (detector_cpu + beside_cpu)
     goals: list[Goal] = [
         {"name": "ingest_baseline_ratio", "value": round(ingest_ratio, 4),
          "target": INGEST_TARGET, "better": "higher"},
@@ -333,10 +407,18 @@ def run_ingest_bench(
         "edge_cpu_ms_per_capture": round(1e3 * edge_cpu / max(accepted, 1), 3),
         "workers": workers,
         "detector_frames_per_s": round(detector_fps, 2),
+        "detector_frames_per_s_by_callers": by_callers,
         "detector_cpu_ms_per_frame": round(detector_cpu, 2),
         "worker_captures_per_s": round(worker_cps, 2),
         "worker_cpu_ms_per_capture": round(worker_cpu, 2),
         "worker_detector_ratio": round(worker_ratio, 4),
+        # What the design allows on this machine (see bench/RESULTS.md): the ingest use
+        # case without HTTP, and the workers' CPU beside inference.
+        "direct_ingest_captures_per_s": round(direct, 2),
+        "direct_ingest_baseline_ratio": round(direct / baseline, 4),
+        "worker_cpu_beside_inference_ms_per_capture": round(beside_cpu, 3),
+        "worker_detector_cpu_bound": round(worker_bound, 4),
+        "cores": os.cpu_count(),
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "goals": goals,
     }

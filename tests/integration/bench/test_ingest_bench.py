@@ -42,6 +42,22 @@ def test_small_sqlite_run_reports_goals_and_accepts_every_upload() -> None:
     assert report["worker_detector_ratio"] == pytest.approx(
         report["worker_captures_per_s"] / report["detector_frames_per_s"], rel=0.01
     )
+    # The baseline is the detector's better rate, alone or beside itself.
+    assert report["detector_frames_per_s"] == max(
+        report["detector_frames_per_s_by_callers"].values()
+    )
+    # The bounds: the ingest without HTTP, and what inference leaves to the workers.
+    assert report["direct_ingest_baseline_ratio"] == pytest.approx(
+        report["direct_ingest_captures_per_s"] / report["baseline_files_per_s"], rel=0.01
+    )
+    beside, detector_cpu = (
+        report["worker_cpu_beside_inference_ms_per_capture"],
+        report["detector_cpu_ms_per_frame"],
+    )
+    assert beside > 0
+    assert report["worker_detector_cpu_bound"] == pytest.approx(
+        detector_cpu / (detector_cpu + beside), rel=0.02
+    )
     goals = {g["name"]: g for g in report["goals"]}
     assert goals["ingest_baseline_ratio"]["target"] == 0.5
     assert goals["worker_detector_ratio"]["target"] == 0.9

@@ -85,3 +85,23 @@ def test_provenance_names_model_version_runtime_and_device() -> None:
     assert prov.sha256 == detector.spec.sha256 and len(prov.sha256) == 64
     assert prov.runtime == "openvino"
     assert prov.device.startswith(("CPU", "GPU"))
+
+
+@pytest.mark.parametrize("performance", ["LATENCY", "THROUGHPUT"])
+def test_callers_on_many_threads_get_what_one_caller_gets(performance: str) -> None:
+    """Each thread has its own infer request: concurrent callers (camera pipelines and
+    capture workers) never share one, under either performance hint."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from guardian.edge.detect.config import DetectorSettings
+    from guardian.edge.detect.loader import load_detector
+    from guardian.edge.detect.runtimes.config import OpenVinoConfig
+
+    settings = DetectorSettings(runtime=OpenVinoConfig(performance=performance))
+    detector = load_detector(settings)
+    frames = [load_image(name) for name in ("astronaut", "coffee", "chelsea", "astronaut")]
+    alone = [detector.detect(f) for f in frames]
+    assert any(alone)
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(detector.detect, frames)) == alone

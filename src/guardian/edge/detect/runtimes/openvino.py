@@ -29,10 +29,11 @@ class OpenVinoModel:
 
     def __init__(self, compiled: Any, outputs: tuple[TensorInfo, ...], device: str) -> None:
         self._compiled = compiled
-        self._request = compiled.create_infer_request()
-        # One reusable infer request must not run on two threads at once; callers on other
-        # threads queue here while still overlapping their decode and database work.
-        self._lock = threading.Lock()
+        # An infer request must not run on two threads at once: each calling thread gets
+        # its own (camera pipelines and capture workers call at the same time). With the
+        # THROUGHPUT hint their inferences run side by side on separate CPU streams; with
+        # LATENCY, OpenVINO takes them in turn.
+        self._requests = threading.local()
         self._ports = [compiled.output(o.name) for o in outputs]
         inp = compiled.input(0)
         self.input = TensorInfo(inp.get_any_name(), _shape(inp.get_partial_shape()))
@@ -42,9 +43,11 @@ class OpenVinoModel:
 
     def infer(self, batch: FloatArray) -> list[FloatArray]:
         """Run one batch synchronously (releases the GIL while inferring)."""
-        with self._lock:
-            result = self._request.infer({0: batch}, share_inputs=True)
-            return [np.asarray(result[p]) for p in self._ports]
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._compiled.create_infer_request()
+        result = request.infer({0: batch}, share_inputs=True)
+        return [np.asarray(result[p]) for p in self._ports]
 
 
 class OpenVinoRuntime:
