@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -30,7 +31,6 @@ from guardian.control.archive.tables import EventArchive
 from guardian.control.inventory.cursor import encode_cursor
 from guardian.control.inventory.repository import get_event, live_notes
 from guardian.control.inventory.schemas import (
-    EVENT_PAGE_JSON,
     ArchiveOut,
     DayCount,
     EventDetailOut,
@@ -283,23 +283,27 @@ def page_rows(
     return rows_page(conn.execute(query).all(), limit)
 
 
-_TIMES = tuple(key for key in _ROW_KEYS if key.endswith("_at"))
+_TIME_INDEXES = tuple(i for i, key in enumerate(_ROW_KEYS) if key.endswith("_at"))
 
 
 def rows_page(rows: Sequence[Any], limit: int) -> EventPageRows:
     """A page from up to ``limit + 1`` rows of ``page_query`` (or ``timeline_statement``)."""
     items: list[EventRow] = []
-    width = len(_ROW_KEYS)
+    keys, width, times = _ROW_KEYS, len(_ROW_KEYS), _TIME_INDEXES
+    first = times[0]
     for row in rows[:limit]:
-        item: Any = dict(zip(_ROW_KEYS, row[:width], strict=True))
-        for key in _TIMES:
-            if item[key].tzinfo is not dt.UTC:  # the session's time zone; the API's is UTC
-                item[key] = item[key].astimezone(dt.UTC)
-        cid, size, archived_at = row[width:]
+        # A row's times all come in its session's time zone: UTC (the API's) on the
+        # timeline's connections; a server's own elsewhere. One look tells which.
+        if row[first].tzinfo is not dt.UTC:
+            row = [*row]
+            for i in times:
+                row[i] = _utc(row[i])
+        item: Any = dict(zip(keys, row, strict=False))  # keys end before the archive
+        cid = row[width]
         item["archive"] = (
             None
             if cid is None
-            else {"cid": cid, "size": size, "archived_at": archived_at.astimezone(dt.UTC)}
+            else {"cid": cid, "size": row[width + 1], "archived_at": _utc(row[width + 2])}
         )
         items.append(item)
     next_cursor = None
@@ -307,6 +311,10 @@ def rows_page(rows: Sequence[Any], limit: int) -> EventPageRows:
         last = items[-1]
         next_cursor = encode_cursor(last["started_at"], last["id"])
     return {"items": items, "next_cursor": next_cursor}
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
 
 
 def list_events(
@@ -327,7 +335,7 @@ def page_json(page: EventPageRows) -> bytes:
     """The JSON of ``EventPage`` for a page of rows, byte for byte, without building the
     models (pydantic serialises the plain rows by the same field types).
     """
-    return EVENT_PAGE_JSON.dump_json(page)
+    return orjson.dumps(page, option=orjson.OPT_UTC_Z)
 
 
 def event_detail(session: Session, tenant_id: str, event_id: str) -> EventDetailOut:

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypedDict
 
 MAX_BATCH = 500
@@ -200,11 +200,6 @@ class EventPageRows(TypedDict):
 
     items: list[EventRow]
     next_cursor: str | None
-
-
-# Serialises rows read from the store to the very JSON of ``EventPage`` (same field types)
-# without validating them into models first: the timeline's fast path.
-EVENT_PAGE_JSON = TypeAdapter(EventPageRows)
 
 
 class DayCount(BaseModel):

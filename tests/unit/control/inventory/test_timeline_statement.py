@@ -92,3 +92,24 @@ def test_rows_become_a_page_in_utc_with_a_cursor_only_when_more_follow() -> None
     assert first["archive"]["archived_at"].tzinfo is dt.UTC
     assert page["items"][1]["archive"] is None
     assert page_json(page).count(b'Z"') == 9  # every time in the JSON is UTC
+
+
+def _varied_row(n: int) -> tuple[Any, ...]:
+    """Values that JSON writers disagree on when they can: whole seconds (no fraction),
+    microseconds, non-ASCII and escaped text, floats of many shapes, nulls."""
+    micros = (0, 1, 120_000, 999_999)[n % 4]
+    at = dt.datetime(2026, 3, 1, 12, n % 60, n % 60, micros, tzinfo=dt.UTC)
+    dwell = (None, 0.0, 1.5, 0.1, 1e-7, 12345.678901, 3.0)[n % 7]
+    camera = (None, "Entrée ☕", 'quote " and \\ back', "tab\tnew\nline", "\U0001d518nicode")[n % 5]
+    archive = ("bafkrei" + "a" * 52, 2**40 + n, at) if n % 3 == 0 else (None, None, None)
+    return (f"e-{n}", None if n % 2 else "s-1", "c-1", camera, "device", "pi-1",
+            "interaction_detected", None if n % 6 == 0 else "person", "shelf", dwell, n,
+            "low", "open", at, at, bool(n % 2), n + 1, at, at, *archive)  # fmt: skip
+
+
+def test_the_page_json_is_the_api_models_json_byte_for_byte() -> None:
+    from guardian.control.inventory.schemas import EventPage
+
+    rows = [_varied_row(n) for n in range(41)]
+    page = rows_page(rows, 40)
+    assert page_json(page) == EventPage.model_validate(page).model_dump_json().encode()
