@@ -13,12 +13,13 @@ import datetime as dt
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -363,13 +364,43 @@ class LinkStack:
         """Wait until all ``ids`` are in the control plane."""
         wanted = set(ids)
         services = [s for s in (self.control, self.relay, self.edge) if s is not None]
-        wait_for(
-            lambda: wanted <= self.control_events().keys(),
-            timeout,
-            f"{len(wanted)} events in the control plane",
-            *services,
-            poll=0.5,
-        )
+        try:
+            wait_for(
+                lambda: wanted <= self.control_events().keys(),
+                timeout,
+                f"{len(wanted)} events in the control plane",
+                *services,
+                poll=0.5,
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{self.where_events_are(wanted)}\n{exc}") from None
+
+    def where_events_are(self, wanted: set[str]) -> str:
+        """Where each hop holds the wanted events (for a failure message)."""
+        arrived = wanted & self.control_events().keys()
+        missing = sorted(wanted - arrived)
+        lines = [
+            f"control plane: {len(arrived)} of {len(wanted)}; missing {missing}, "
+            f"made at versions {[self.made.get(m) for m in missing]}"
+        ]
+        relay_db = self.relay_dir / "relay.db"
+        if relay_db.exists():
+            with closing(sqlite3.connect(relay_db)) as conn:
+                for table, column in (("cached_events", "id"), ("forward_queue", "event_id")):
+                    rows = conn.execute(f"SELECT {column} FROM {table}").fetchall()
+                    held = wanted & {str(r[0]) for r in rows}
+                    lines.append(f"relay {table}: {len(held)} of them ({len(rows)} rows)")
+                due = conn.execute(
+                    "SELECT event_id, version, attempts, next_attempt_at, last_error "
+                    "FROM forward_queue ORDER BY id LIMIT 5"
+                ).fetchall()
+                lines.append(f"relay forward_queue head: {due}")
+                versions = conn.execute("SELECT id, version FROM cached_events").fetchall()
+                lines.append(f"relay cached versions: {sorted(versions)}")
+        with session_factory(self.edge_events.engine)() as session:
+            outbox_ids = list(session.scalars(select(Outbox.id)))
+        lines.append(f"edge outbox: {len(outbox_ids)} rows, ids {outbox_ids}")
+        return "\n".join(lines)
 
     def close(self) -> None:
         for service in (self.edge, self.relay, self.control):

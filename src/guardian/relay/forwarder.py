@@ -220,19 +220,19 @@ class Forwarder:
             ctx.metrics.control_push_errors.inc()
             error = _describe(exc)
             logger.warning("pushing summaries failed: %s", error)
-            self._fail([q.id for q in claimed], error)
+            self._fail(claimed, error)
             return 0
         results = {r.id: r for r in ack.results}
-        done: list[int] = []
-        missing: list[int] = []
+        done: list[QueuedSummary] = []
+        missing: list[QueuedSummary] = []
         for item in claimed:
             result = results.get(item.event_id)
             if result is None or result.status not in _DONE:
-                missing.append(item.id)
+                missing.append(item)
                 continue
             if result.status == control_pb2.SUMMARY_STATUS_REJECTED:
                 logger.warning("control plane rejected event %s: %s", item.event_id, result.reason)
-            done.append(item.id)
+            done.append(item)
         with ctx.sessions.begin() as session:
             mark_forwarded(session, done)
         if missing:
@@ -240,11 +240,11 @@ class Forwarder:
         self._update_depth()
         return len(done)
 
-    def _fail(self, ids: Sequence[int], error: str) -> None:
+    def _fail(self, claimed: Sequence[QueuedSummary], error: str) -> None:
         with self._ctx.sessions.begin() as session:
             mark_failed(
                 session,
-                ids,
+                claimed,
                 error,
                 self._ctx.clock(),
                 cap=self._ctx.settings.forward_retry_max_seconds,

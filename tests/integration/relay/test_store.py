@@ -208,7 +208,7 @@ def test_a_batch_delivered_twice_queues_nothing_new(relay_db: RelayDb) -> None:
 def test_a_redelivery_after_forwarding_queues_nothing(relay_db: RelayDb) -> None:
     _store(relay_db, [event(1)])
     with relay_db.sessions.begin() as s:
-        mark_forwarded(s, [q.id for q in claim_batch(s, 10, NOW)])
+        mark_forwarded(s, claim_batch(s, 10, NOW))
     assert _store(relay_db, [event(1)]) == []
     with relay_db.sessions() as s:
         assert _queue(s) == []
@@ -237,7 +237,7 @@ def test_an_older_version_arriving_late_changes_nothing(relay_db: RelayDb) -> No
 def test_a_newer_version_after_forwarding_is_queued_again(relay_db: RelayDb) -> None:
     _store(relay_db, [event(1)])
     with relay_db.sessions.begin() as s:
-        mark_forwarded(s, [q.id for q in claim_batch(s, 10, NOW)])
+        mark_forwarded(s, claim_batch(s, 10, NOW))
     assert _store(relay_db, [event(1, 2)]) == [event(1)["id"]]
     with relay_db.sessions() as s:
         assert _queue(s) == [(event(1)["id"], 2)]
@@ -417,13 +417,39 @@ def test_forwarded_rows_leave_the_queue(relay_db: RelayDb) -> None:
     _store(relay_db, [event(n) for n in range(3)])
     with relay_db.sessions.begin() as s:
         claimed = claim_batch(s, 2, NOW)
-        assert mark_forwarded(s, [q.id for q in claimed]) == 2
-        assert mark_forwarded(s, [q.id for q in claimed]) == 0
+        assert mark_forwarded(s, claimed) == 2
+        assert mark_forwarded(s, claimed) == 0
         assert mark_forwarded(s, []) == 0
     with relay_db.sessions() as s:
         assert _queue(s) == [(event(2)["id"], 1)]
         depth = queue_depth(s)
     assert (depth.count, depth.oldest_created_at) == (1, NOW)
+
+
+def test_settling_a_push_never_touches_a_row_that_took_a_superseded_rows_id(
+    relay_db: RelayDb,
+) -> None:
+    """A push is in flight with version 1 of events 0-3; version 2 of them arrives with
+    events 4-7, which deletes the in-flight rows as superseded. On SQLite the new rows
+    then take the freed ids. Settling the old push (accepted or failed) must leave the
+    new rows queued: by id alone it deleted four events that were never sent."""
+    _store(relay_db, [event(n) for n in range(4)])
+    with relay_db.sessions.begin() as s:
+        in_flight = claim_batch(s, 10, NOW)
+    _store(relay_db, [event(n) for n in range(4, 8)] + [event(n, 2) for n in range(4)])
+    with relay_db.sessions() as s:
+        queued = sorted(_queue(s))
+        reused = {r.id for r in s.scalars(select(ForwardQueue))} & {q.id for q in in_flight}
+    assert queued == sorted(
+        [(event(n)["id"], 1) for n in range(4, 8)] + [(event(n)["id"], 2) for n in range(4)]
+    )
+    assert reused or relay_db.dialect == "postgresql"  # SQLite reuses them: the case at hand
+    with relay_db.sessions.begin() as s:
+        assert mark_failed(s, in_flight, "timeout", NOW) == 0
+        assert mark_forwarded(s, in_flight) == 0
+    with relay_db.sessions() as s:
+        assert sorted(_queue(s)) == queued
+        assert all(r.attempts == 0 for r in s.scalars(select(ForwardQueue)))
 
 
 def test_an_empty_queue_has_no_depth(relay_db: RelayDb) -> None:
@@ -437,11 +463,11 @@ def test_failed_rows_back_off_with_capped_jitter(relay_db: RelayDb) -> None:
     rng = random.Random(7)
     delays: list[float] = []
     with relay_db.sessions.begin() as s:
-        ids = [q.id for q in claim_batch(s, 10, NOW)]
+        claimed = claim_batch(s, 10, NOW)
     at = NOW
     for _ in range(12):
         with relay_db.sessions.begin() as s:
-            assert mark_failed(s, ids, "control plane said 503" + "!" * 2000, at, rng=rng) == 2
+            assert mark_failed(s, claimed, "control plane said 503" + "!" * 2000, at, rng=rng) == 2
         with relay_db.sessions() as s:
             rows = list(s.scalars(select(ForwardQueue).order_by(ForwardQueue.id)))
         assert rows[0].next_attempt_at == rows[1].next_attempt_at  # retried together

@@ -2,7 +2,13 @@
 
 A claimed row is leased (its ``next_attempt_at`` moves ``lease`` ahead), so a forwarder
 that dies mid-send leaves nothing stuck: the rows come due again when the lease ends.
-A row leaves the queue only through ``mark_forwarded``, after the control plane answered.
+A row leaves the queue only through ``mark_forwarded``, after the control plane answered,
+or when a newer version of its event supersedes it (``cache._enqueue``).
+
+Rows are settled by what was claimed, ``(id, event_id, version)``, never by id alone: a
+superseded row can be deleted while its push is in flight, and SQLite gives a deleted
+row's id to the next row inserted once no higher id is left. Settling by id alone would
+then delete (or delay) a row that was never sent.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from guardian.relay.store.tables import ForwardQueue
@@ -91,17 +97,23 @@ def claim_batch(
     ]
 
 
-def mark_forwarded(session: Session, ids: Sequence[int]) -> int:
-    """Remove rows the control plane accepted; how many were still queued."""
-    if not ids:
+def _claimed(claimed: Sequence[QueuedSummary]) -> ColumnElement[bool]:
+    """The rows still holding exactly these claimed summaries."""
+    keys = [(q.id, q.event_id, q.version) for q in claimed]
+    return tuple_(ForwardQueue.id, ForwardQueue.event_id, ForwardQueue.version).in_(keys)
+
+
+def mark_forwarded(session: Session, claimed: Sequence[QueuedSummary]) -> int:
+    """Remove the claimed rows the control plane accepted; how many were still queued."""
+    if not claimed:
         return 0
-    result = session.execute(delete(ForwardQueue).where(ForwardQueue.id.in_(list(ids))))
+    result = session.execute(delete(ForwardQueue).where(_claimed(claimed)))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mark_failed(
     session: Session,
-    ids: Sequence[int],
+    claimed: Sequence[QueuedSummary],
     error: str,
     now: dt.datetime,
     *,
@@ -109,16 +121,15 @@ def mark_failed(
     cap: float = DEFAULT_BACKOFF_CAP_S,
     rng: random.Random | None = None,
 ) -> int:
-    """Count a failed attempt on each row and schedule its retry; how many rows were found.
+    """Count a failed attempt on each claimed row still queued and schedule its retry; how
+    many rows were found.
 
     ``error`` is stored (truncated) for operators: it must not contain credentials.
     """
-    if not ids:
+    if not claimed:
         return 0
     rows = list(
-        session.scalars(
-            select(ForwardQueue).where(ForwardQueue.id.in_(list(ids))).order_by(ForwardQueue.id)
-        )
+        session.scalars(select(ForwardQueue).where(_claimed(claimed)).order_by(ForwardQueue.id))
     )
     # One draw per call: a batch that failed together is retried together, in order.
     u = (rng or random).random()
