@@ -282,17 +282,14 @@ def direct_ingest_per_s(
 
 
 def worker_captures_per_s(
-    settings: EdgeSettings, workers: int, expected: int, detector: Any = None
+    settings: EdgeSettings, workers: int, expected: int, detector: Any
 ) -> tuple[float, float]:
-    """Drain the queued detection jobs with ``workers`` in-process capture workers (with
-    ``detector``, default: the configured one); captures/s and the process's CPU
-    milliseconds per capture."""
+    """Drain the queued detection jobs with ``workers`` in-process capture workers sharing
+    ``detector``; captures/s and the process's CPU milliseconds per capture."""
     from guardian.edge.capture.worker import CaptureWorker
-    from guardian.edge.detect.loader import load_detector
     from guardian.edge.store.queue import depth
 
     ctx = build_context(settings)
-    detector = detector if detector is not None else load_detector(settings.detector)
     stop = threading.Event()
     with ctx.sessions() as session:
         done_before = depth(session).get("done", 0)
@@ -373,7 +370,7 @@ def run_ingest_bench(
         detector_fps, detector_cpu, by_callers = best_detector_frames_per_s(
             detector, payloads, detector_frames, workers
         )
-        worker_cps, worker_cpu = worker_captures_per_s(settings, workers, accepted)
+        worker_cps, worker_cpu = worker_captures_per_s(settings, workers, accepted, detector)
         # Bounds, measured after the timed phases (their captures and jobs are new):
         # the ingest without HTTP, then the workers on those captures without inference.
         direct = direct_ingest_per_s(settings, payloads, total, concurrency)

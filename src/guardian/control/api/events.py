@@ -99,7 +99,7 @@ async def get_events(
     limit: LimitQ = DEFAULT_LIMIT,
     cursor: CursorQ = None,
 ) -> Response:
-    # The hot path of the API (see also TimelineFastPath): pydantic writes the JSON from
+    # The hot path of the API (see also TimelineFastPath): orjson writes the JSON from
     # plain rows, the same bytes the EventPage model would give.
     after = None
     if cursor is not None:
@@ -119,7 +119,7 @@ async def timeline_json(
     limit: int,
     after: tuple[dt.datetime, str] | None,
 ) -> bytes:
-    """The body of a timeline page (``EventPage`` JSON, written by pydantic from rows).
+    """The body of a timeline page (``EventPage`` JSON, written by orjson from rows).
 
     On PostgreSQL without free text the read is asyncio (``AsyncTenantReads``: one round
     trip, no worker thread); otherwise a worker thread reads through a tenant connection.

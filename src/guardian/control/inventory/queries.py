@@ -333,7 +333,8 @@ def list_events(
 
 def page_json(page: EventPageRows) -> bytes:
     """The JSON of ``EventPage`` for a page of rows, byte for byte, without building the
-    models (pydantic serialises the plain rows by the same field types).
+    models: orjson writes the plain rows (times in UTC as ``Z``, as pydantic does; tested
+    against the model's own JSON).
     """
     return orjson.dumps(page, option=orjson.OPT_UTC_Z)
 

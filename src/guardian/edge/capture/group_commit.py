@@ -156,18 +156,7 @@ def _commit_rows(engine: Engine, batch: Sequence[PendingCapture]) -> None:
     try:
         with engine.connect() as conn:
             conn.execute(_INSERT_CAPTURES, [one.row for one in batch])
-            conn.execute(
-                _INSERT_JOBS,
-                [
-                    job_values(
-                        one.job_kind,
-                        one.row["id"],
-                        fair_key=one.row["device_id"],
-                        max_attempts=one.max_attempts,
-                    )
-                    for one in batch
-                ],
-            )
+            conn.execute(_INSERT_JOBS, _job_rows(batch))
             conn.execute(
                 _TOUCH_DEVICE,
                 [{"p_device": d, "p_when": w} for d, w in sorted(last_seen.items())],
@@ -245,11 +234,9 @@ _JOB_COLUMNS = {
 }
 
 
-def _commit_rows_pg(
-    engine: Engine, batch: Sequence[PendingCapture], last_seen: dict[str, dt.datetime]
-) -> None:
-    """``_commit_rows`` on PostgreSQL: one autocommit statement (see ``_PG_GROUP_INSERT``)."""
-    jobs = [
+def _job_rows(batch: Sequence[PendingCapture]) -> list[dict[str, Any]]:
+    """The detection job of each capture of the batch, as ``jobs`` row values."""
+    return [
         job_values(
             one.job_kind,
             one.row["id"],
@@ -258,6 +245,13 @@ def _commit_rows_pg(
         )
         for one in batch
     ]
+
+
+def _commit_rows_pg(
+    engine: Engine, batch: Sequence[PendingCapture], last_seen: dict[str, dt.datetime]
+) -> None:
+    """``_commit_rows`` on PostgreSQL: one autocommit statement (see ``_PG_GROUP_INSERT``)."""
+    jobs = _job_rows(batch)
     params: dict[str, list[Any]] = {
         name: [one.row[column] for one in batch] for name, column in _CAPTURE_COLUMNS.items()
     }
@@ -272,9 +266,9 @@ def _commit_rows_pg(
         auto = conn.execution_options(isolation_level="AUTOCOMMIT")
         faults.hit("before_commit")
         try:
+            # An IntegrityError refuses the statement as a whole: nothing of the batch is
+            # stored, and it goes up as it is.
             counts = auto.exec_driver_sql(_PG_GROUP_INSERT, params).one()
-        except IntegrityError:
-            raise  # refused as a whole: nothing of the batch is stored
         except (OperationalError, InterfaceError) as exc:
             # Sent, and the connection failed: the statement may have committed.
             raise CommitUncertain(f"commit outcome unknown: {exc}") from exc

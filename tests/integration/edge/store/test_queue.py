@@ -6,6 +6,7 @@ import datetime as dt
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -119,26 +120,27 @@ def test_a_batch_claim_takes_the_next_job_of_as_many_devices_in_round_robin_orde
     assert _claim_many(sessions, 3) == []
 
 
-def test_batch_claims_of_concurrent_workers_never_share_a_job(edge_db: EdgeDb) -> None:
-    sessions = session_factory(edge_db.engine)
-    refs = [f"{d}{i}" for i in range(12) for d in "ABCDEF"]
-    _enqueue(sessions, *refs)
+def _drain_concurrently(
+    sessions: sessionmaker[Session],
+    refs: list[str],
+    workers: int,
+    step: Callable[[str], list[str]],
+) -> None:
+    """Run ``step(worker name)`` on ``workers`` threads until it returns no job refs; every
+    job of ``refs`` must have been handed out, and completed, exactly once."""
     claimed: list[str] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
 
     def work(name: str) -> None:
         try:
-            while jobs := _claim_many(sessions, 4, name):
-                assert len({j.fair_key for j in jobs}) == len(jobs)  # one per device
-                with sessions.begin() as s:
-                    assert complete_many(s, jobs, name) == [True] * len(jobs)
+            while done := step(name):
                 with lock:
-                    claimed.extend(j.ref_id for j in jobs)
+                    claimed.extend(done)
         except BaseException as exc:  # surfaced in the main thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -148,6 +150,22 @@ def test_batch_claims_of_concurrent_workers_never_share_a_job(edge_db: EdgeDb) -
     with sessions() as s:
         assert depth(s)["done"] == len(refs)
         assert set(s.scalars(select(Job.attempts))) == {1}
+
+
+def test_batch_claims_of_concurrent_workers_never_share_a_job(edge_db: EdgeDb) -> None:
+    sessions = session_factory(edge_db.engine)
+    refs = [f"{d}{i}" for i in range(12) for d in "ABCDEF"]
+    _enqueue(sessions, *refs)
+
+    def step(name: str) -> list[str]:
+        jobs = _claim_many(sessions, 4, name)
+        assert len({j.fair_key for j in jobs}) == len(jobs)  # one per device
+        if jobs:
+            with sessions.begin() as s:
+                assert complete_many(s, jobs, name) == [True] * len(jobs)
+        return [j.ref_id for j in jobs]
+
+    _drain_concurrently(sessions, refs, 4, step)
 
 
 def test_completing_a_batch_reports_each_lease_lost_meanwhile(edge_db: EdgeDb) -> None:
@@ -309,30 +327,16 @@ def test_concurrent_claims_never_hand_out_a_job_twice(edge_db: EdgeDb) -> None:
     sessions = session_factory(edge_db.engine)
     refs = [f"{d}{i}" for i in range(25) for d in "ABCD"]
     _enqueue(sessions, *refs)
-    claimed: list[str] = []
-    lock = threading.Lock()
-    errors: list[BaseException] = []
 
-    def work(name: str) -> None:
-        try:
-            while (job := _claim(sessions, name)) is not None:
-                with sessions.begin() as s:
-                    assert complete(s, job, name)
-                with lock:
-                    claimed.append(job.ref_id)
-        except BaseException as exc:  # surfaced in the main thread
-            errors.append(exc)
+    def step(name: str) -> list[str]:
+        job = _claim(sessions, name)
+        if job is None:
+            return []
+        with sessions.begin() as s:
+            assert complete(s, job, name)
+        return [job.ref_id]
 
-    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors
-    assert Counter(claimed) == Counter(refs)
-    with sessions() as s:
-        assert depth(s)["done"] == len(refs)
-        assert set(s.scalars(select(Job.attempts))) == {1}
+    _drain_concurrently(sessions, refs, 6, step)
 
 
 def test_postgres_claims_skip_rows_another_transaction_holds(pg_edge_db: EdgeDb) -> None:
