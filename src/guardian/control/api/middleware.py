@@ -4,6 +4,9 @@ All of it is plain ASGI (no ``BaseHTTPMiddleware``), so streamed responses such 
 Server-Sent Events feed pass through untouched. Outermost first: ``ObserveMiddleware``
 (request id, access log, latency histogram), ``SecurityHeadersMiddleware``, Starlette's
 ``CORSMiddleware`` (only when origins are configured), ``RateLimitMiddleware``, the app.
+The pieces they are made of (``RateLimits.check``, ``request_id_of``, ``finish_headers``,
+``observed``) are public for the timeline's fast path, which answers in front of this
+stack and must do for its requests what these layers do (``api.events.TimelineFastPath``).
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ LOGIN_BURST = 30
 # made-up bearer tokens does not buy unlimited fresh buckets.
 ADDRESS_CEILING_FACTOR = 10
 REQUEST_ID_HEADER = "X-Request-Id"
+# Scope key: the rate limits' answer for this request (seconds to wait, 0.0 to go ahead),
+# set by a layer in front of the stack that consulted them, so no request is counted twice.
+RATE_WAIT = "guardian.rate_wait"
 RATE_LIMITED_MESSAGE = "too many requests; retry later"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -167,8 +173,11 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not path.startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        wait = self.limits.check(scope["method"], path, client_address(scope), bearer_of(headers))
+        wait = scope.get(RATE_WAIT)  # decided by a front layer, which consulted the limits
+        if wait is None:
+            headers = Headers(scope=scope)
+            address, token = client_address(scope), bearer_of(headers)
+            wait = self.limits.check(scope["method"], path, address, token)
         if not wait:
             await self.app(scope, receive, send)
             return
@@ -192,6 +201,18 @@ def security_headers(path: str, https: bool) -> dict[str, str]:
     return headers
 
 
+def finish_headers(headers: MutableHeaders, path: str, extra: dict[str, str]) -> None:
+    """Add ``extra`` (``security_headers``) to a response's headers, and ``Cache-Control:
+    no-store`` under ``/api/`` unless the response set its own.
+    """
+    for name, value in extra.items():
+        # The web UI sets its own policy (its pages load the relay's media).
+        if name != "Content-Security-Policy" or name not in headers:
+            headers[name] = value
+    if path.startswith("/api/") and "cache-control" not in headers:
+        headers["Cache-Control"] = "no-store"
+
+
 class SecurityHeadersMiddleware:
     """Security headers on every response; ``Cache-Control: no-store`` under ``/api``."""
 
@@ -207,13 +228,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    # The web UI sets its own policy (its pages load the relay's media).
-                    if name != "Content-Security-Policy" or name not in headers:
-                        headers[name] = value
-                if path.startswith("/api/") and "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
+                finish_headers(MutableHeaders(scope=message), path, extra)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -260,8 +275,10 @@ class ObserveMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(Headers(scope=scope))
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        # A front layer that handed this request on may have named it already.
+        request_id = state.get("request_id") or request_id_of(Headers(scope=scope))
+        state["request_id"] = request_id
         reset = request_id_var.set(request_id)
         status = 500
         start = time.perf_counter()
@@ -277,19 +294,24 @@ class ObserveMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = route_template(scope)
-            self.histogram.labels(scope["method"], route, str(status)).observe(elapsed)
-            logger.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            observed(self.histogram, scope["method"], route_template(scope), status, elapsed)
             request_id_var.reset(reset)
+
+
+def observed(histogram: Histogram, method: str, route: str, status: int, elapsed: float) -> None:
+    """Count a finished request in the latency histogram and write its access log line (the
+    request id comes from the log context).
+    """
+    histogram.labels(method, route, str(status)).observe(elapsed)
+    if logger.isEnabledFor(logging.INFO):
+        line = {
+            "request_id": request_id_var.get(),
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+        }
+        logger.info("request", extra=line)
 
 
 def install(app: FastAPI, ctx: ControlContext) -> None:

@@ -1,9 +1,11 @@
 """The timeline's fast path answers exactly what the model-based path answered.
 
 ``GET /api/v1/events`` reads plain rows (asyncio, one pipelined round trip on PostgreSQL) and lets
-pydantic write them; these tests hold its bytes to ``EventPage`` built from ORM events
+orjson write them; these tests hold its bytes to ``EventPage`` built from ORM events
 with ``event_out`` (how the route answered before), and check that row-level security
-still confines the asyncio read.
+still confines the asyncio read. The fast path sits in front of the whole ASGI stack, so
+they also check that it does what the stack's layers do: rate limits (each request counted
+once), headers, request id, metrics and the access log.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import logging
 from typing import Any
 
+import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import create_engine, func, make_url, select, text
 
 from guardian.common.db import normalise_url
+from guardian.control.api.events import FAST_PATH, TimelineFastPath
+from guardian.control.api.middleware import RATE_LIMITS, RateLimits, TokenBuckets
 from guardian.control.context import ControlContext
 from guardian.control.db import Database
 from guardian.control.inventory.cursor import encode_cursor
@@ -30,7 +36,7 @@ from guardian.control.inventory.queries import (
 )
 from guardian.control.inventory.schemas import EventPage, EventPageRows
 from guardian.control.store.tables import Camera, Event
-from tests.integration.control.inventory.conftest import T0, Inventory, rfc3339
+from tests.integration.control.inventory.conftest import T0, Inventory, open_inventory, rfc3339
 
 PAGE_JSON = TypeAdapter(EventPage)
 
@@ -253,8 +259,6 @@ def test_sqlite_has_no_async_reads(sqlite_control_ctx: ControlContext) -> None:
 def test_the_fast_path_answers_as_the_route_does_and_leaves_the_rest_to_it(
     pg_inv: Inventory,
 ) -> None:
-    from guardian.control.api.events import FAST_PATH, TimelineFastPath
-
     _load(pg_inv)
     client, viewer = pg_inv.client, pg_inv.a.viewer
     headers = {**viewer.headers, "X-Request-Id": "fixed-id"}
@@ -291,3 +295,99 @@ def test_the_fast_path_answers_as_the_route_does_and_leaves_the_rest_to_it(
     assert fast.served == routed
     metrics = client.get("/metrics").text
     assert 'route="/api/v1/events",status="200"' in metrics
+
+
+def _fast_path(inv: Inventory) -> TimelineFastPath:
+    fast = inv.ctx.services.get(FAST_PATH)
+    assert isinstance(fast, TimelineFastPath)
+    return fast
+
+
+def test_each_request_counts_once_against_the_rate_limits(pg_inv: Inventory) -> None:
+    _load(pg_inv)  # the viewer's token is verified and cached by now
+    now = [1000.0]
+    limits = pg_inv.ctx.services[RATE_LIMITS]
+    assert isinstance(limits, RateLimits)
+    limits.api = TokenBuckets(rate=0.5, burst=4, clock=lambda: now[0])  # the stack's too
+    fast, viewer = _fast_path(pg_inv), pg_inv.a.viewer
+    served = fast.served
+    statuses = [pg_inv.get(viewer, "/api/v1/events").status_code for _ in range(4)]
+    assert statuses == [200] * 4 and fast.served == served + 4
+    refused = pg_inv.get(viewer, "/api/v1/events")  # the stack answers, on the same decision
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.headers["x-frame-options"] == "DENY" and refused.headers["x-request-id"]
+    assert fast.served == served + 4
+    now[0] += 2  # one token back: one more request, then refused again
+    assert pg_inv.get(viewer, "/api/v1/events").status_code == 200
+    assert pg_inv.get(viewer, "/api/v1/events").status_code == 429
+
+
+def test_a_failed_read_is_left_to_the_route_and_counted_once(
+    pg_inv: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _load(pg_inv)
+    reads = pg_inv.ctx.db.reads
+    assert reads is not None
+    fast, viewer = _fast_path(pg_inv), pg_inv.a.viewer
+    expected = pg_inv.get(viewer, "/api/v1/events", limit=3).content
+    now = [1000.0]
+    limits = pg_inv.ctx.services[RATE_LIMITS]
+    limits.api = TokenBuckets(rate=0.5, burst=2, clock=lambda: now[0])
+    real_rows, failures = reads.rows, [RuntimeError("the read failed")]
+
+    async def failing_once(*args: Any) -> list[tuple[Any, ...]]:
+        if failures:
+            raise failures.pop()
+        return await real_rows(*args)
+
+    monkeypatch.setattr(reads, "rows", failing_once)
+    served = fast.served
+    got = pg_inv.get(viewer, "/api/v1/events", limit=3)
+    assert (got.status_code, got.content) == (200, expected)  # read again by the route
+    assert fast.served == served and not failures
+    assert pg_inv.get(viewer, "/api/v1/events", limit=3).status_code == 200  # 2nd of 2
+    assert pg_inv.get(viewer, "/api/v1/events", limit=3).status_code == 429
+
+
+def test_a_cross_origin_request_gets_the_stacks_cors_answer(pg_control_ctx: ControlContext) -> None:
+    pg_control_ctx.settings.http.cors_origins = ["https://app.example"]
+    opened = open_inventory(pg_control_ctx)
+    inv = next(opened)
+    try:
+        _load(inv)
+        fast, headers = _fast_path(inv), inv.a.viewer.headers
+        plain = inv.client.get("/api/v1/events", headers=headers)
+        served = fast.served
+        crossed = inv.client.get(
+            "/api/v1/events", headers={**headers, "Origin": "https://app.example"}
+        )
+        assert fast.served == served  # CORS is the stack's
+        assert crossed.headers["access-control-allow-origin"] == "https://app.example"
+        assert crossed.content == plain.content
+        assert "access-control-allow-origin" not in plain.headers
+    finally:
+        opened.close()
+
+
+def test_what_the_fast_path_serves_is_logged_and_counted_with_its_request_id(
+    pg_inv: Inventory, caplog: pytest.LogCaptureFixture
+) -> None:
+    _load(pg_inv)
+    fast, viewer = _fast_path(pg_inv), pg_inv.a.viewer
+    served = fast.served
+    with caplog.at_level(logging.INFO, logger="guardian.control.api.middleware"):
+        named = pg_inv.client.get(
+            "/api/v1/events", headers={**viewer.headers, "X-Request-Id": "r-1"}
+        )
+        unnamed = pg_inv.client.get("/api/v1/events", headers=viewer.headers)
+    assert fast.served == served + 2
+    assert named.headers["x-request-id"] == "r-1"
+    made = unnamed.headers["x-request-id"]
+    assert len(made) == 32 and made != "r-1"
+    lines = [r.__dict__ for r in caplog.records if r.getMessage() == "request"]
+    assert [(x["request_id"], x["route"], x["status"], x["method"]) for x in lines] == [
+        ("r-1", "/api/v1/events", 200, "GET"),
+        (made, "/api/v1/events", 200, "GET"),
+    ]
+    assert all(x["duration_ms"] >= 0 for x in lines)
