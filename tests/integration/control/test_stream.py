@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import queue
 import socket
@@ -22,6 +23,7 @@ from guardian.control.api.stream import HUB, end_streams
 from guardian.control.app import create_app
 from guardian.control.context import ControlContext, build_context
 from guardian.control.inventory.live import FeedCursor, LiveHub
+from guardian.control.inventory.retention import purge_before
 from tests.control_fixtures import control_settings
 from tests.control_helpers import (
     PASSWORD,
@@ -277,6 +279,37 @@ def test_resume_with_last_event_id_replays_exactly_the_missed_ones(
             ingest(url, shop, summary(shop, label="live"))
             (live,) = again.events(1)
             assert (live.data or {})["label"] == "live"
+        finally:
+            again.close()
+
+
+def test_resume_after_the_newest_change_was_purged_misses_nothing(
+    control_ctx: ControlContext,
+) -> None:
+    """Retention deletes an expired event's feed rows; when those were the newest, their ids
+    must stay retired (SQLite handed them out again), or a client resuming from one of
+    them would never be sent the change that took it.
+    """
+    with serve(control_ctx) as url:
+        shop = make_shop(control_ctx, url)
+        reader = SseReader(stream_url(url), shop.headers)
+        try:
+            old = summary(shop, label="old", started_at="2020-01-01T00:00:00Z")
+            ingest(url, shop, old)
+            (seen,) = reader.events(1)
+            assert (seen.data or {})["id"] == old["id"]
+        finally:
+            reader.close()
+        with control_ctx.db.system() as session:
+            purged = purge_before(session, shop.tenant_id, dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+        assert purged == 1
+        fresh = summary(shop, label="fresh")
+        ingest(url, shop, fresh)
+        again = SseReader(stream_url(url), {**shop.headers, "Last-Event-ID": str(seen.id)})
+        try:
+            (replayed,) = again.events(1)
+            assert (replayed.data or {})["id"] == fresh["id"]
+            assert (replayed.id or 0) > (seen.id or 0)
         finally:
             again.close()
 

@@ -252,6 +252,9 @@ class EventFeed(Base):
     """The live-update sequence: one row per event change, ``id`` is the SSE event id."""
 
     __tablename__ = "event_feed"
+    # A client resumes from an id (Last-Event-ID): one must never be handed out twice, which
+    # SQLite does without AUTOINCREMENT once the newest rows are deleted (migration 0006).
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     event_id: Mapped[str] = mapped_column(Id)
