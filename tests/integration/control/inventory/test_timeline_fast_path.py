@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import itertools
 import logging
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -352,9 +353,7 @@ def test_a_failed_read_is_left_to_the_route_and_counted_once(
 
 def test_a_cross_origin_request_gets_the_stacks_cors_answer(pg_control_ctx: ControlContext) -> None:
     pg_control_ctx.settings.http.cors_origins = ["https://app.example"]
-    opened = open_inventory(pg_control_ctx)
-    inv = next(opened)
-    try:
+    with contextmanager(open_inventory)(pg_control_ctx) as inv:
         _load(inv)
         fast, headers = _fast_path(inv), inv.a.viewer.headers
         plain = inv.client.get("/api/v1/events", headers=headers)
@@ -366,8 +365,6 @@ def test_a_cross_origin_request_gets_the_stacks_cors_answer(pg_control_ctx: Cont
         assert crossed.headers["access-control-allow-origin"] == "https://app.example"
         assert crossed.content == plain.content
         assert "access-control-allow-origin" not in plain.headers
-    finally:
-        opened.close()
 
 
 def test_what_the_fast_path_serves_is_logged_and_counted_with_its_request_id(
