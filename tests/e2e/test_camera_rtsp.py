@@ -24,7 +24,7 @@ from guardian.edge.detect.models.store import ModelStore, default_models_dir
 from guardian.edge.launch import edge_process
 from guardian.edge.record.probe import probe
 from tests.e2e.cli import run_cli
-from tests.rtsp_fixtures import RtspServer
+from tests.rtsp_fixtures import VTEST_FPS, VTEST_GOP, RtspServer
 
 T = TypeVar("T")
 pytestmark = pytest.mark.slow
@@ -173,7 +173,12 @@ def test_an_ended_event_gets_a_clip_of_the_expected_length(edge: Edge, tmp_path:
         dt.datetime.fromisoformat(event["ended_at"])
         - dt.datetime.fromisoformat(event["started_at"])
     ).total_seconds()
-    assert info.duration == pytest.approx(span + 4.0, abs=1.0)
+    # Pre- and post-roll of 2 s each around the event. The clip starts at the last
+    # keyframe at or before its start (one every VTEST_GOP frames), so it may begin up to
+    # a GOP early, and its last frame lasts one frame more.
+    wanted = span + 4.0
+    gop_s, frame_s = VTEST_GOP / VTEST_FPS, 1 / VTEST_FPS
+    assert wanted - 0.5 <= info.duration <= wanted + gop_s + frame_s + 0.5, (info, span)
     ranged = httpx.get(
         edge.url + event["links"]["clip"], headers={**edge.auth, "Range": "bytes=0-99"}, timeout=10
     )
