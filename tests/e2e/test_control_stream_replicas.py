@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,21 +24,15 @@ from tests.control_helpers import (
     make_tenant,
     make_user,
 )
+from tests.ports import reserve_port
 
 START_S = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
 def replica(data_dir: Path, database_url: str) -> Iterator[str]:
     """``guardian control run`` in a subprocess; yields its base URL once it is healthy."""
-    port = _free_port()
+    port = reserve_port()
     env = {**os.environ, "GUARDIAN_CONTROL_DATABASE_URL": database_url}
     args = ["control", "run", "--data-dir", str(data_dir), "--port", str(port)]
     process = subprocess.Popen(

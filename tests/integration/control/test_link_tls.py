@@ -7,7 +7,6 @@ localhost/127.0.0.1) on a real loopback gRPC server, dialled by the relay's Cont
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from guardian.relay.context import (
 )
 from guardian.relay.pki import CertificateAuthority
 from tests.control_helpers import make_relay
+from tests.ports import reserve_port
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,12 +47,6 @@ def _pki(directory: Path, name: str) -> TlsFiles:
     return files
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def tls(tmp_path: Path) -> TlsFiles:
     return _pki(tmp_path / "pki", "control test CA")
@@ -66,7 +60,7 @@ def served(
         update={"grpc_tls_cert_file": tls.cert, "grpc_tls_key_file": tls.key}
     )
     ctx = dataclasses.replace(sqlite_control_ctx, settings=settings)
-    port = _free_port()
+    port = reserve_port()
     server = serve_control_link(ctx, port)
     yield ctx, port
     server.stop(grace=None).wait()

@@ -3,28 +3,17 @@ columns come and go as nullable BIGINTs and existing sites keep their rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Engine
 
-from guardian.common.db import create_db_engine, utcnow
+from guardian.common.db import utcnow
 from guardian.common.db_types import UtcDateTime
 from guardian.common.migrations import alembic_config
 from guardian.control.store.schema import MIGRATIONS, upgrade
-from tests.pg import sqlalchemy_url
+from tests.integration.control.migrations import TENANTS
 
 FIGURES = {"disk_free_bytes", "disk_total_bytes", "queue_depth", "dead_jobs", "outbox_depth"}
-TENANTS = sa.table(
-    "tenants",
-    sa.column("id"),
-    sa.column("name"),
-    sa.column("plan"),
-    sa.column("created_at", UtcDateTime()),
-)
 SITES = sa.table(
     "sites",
     sa.column("id"),
@@ -33,17 +22,6 @@ SITES = sa.table(
     sa.column("created_at", UtcDateTime()),
     sa.column("health"),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'control.db'}"
-    else:
-        url = sqlalchemy_url(str(request.getfixturevalue("pg_url")))
-    engine = create_db_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _site_columns(engine: Engine) -> dict[str, dict[str, object]]:

@@ -4,27 +4,16 @@ rows is never handed out again (the live stream's ``Last-Event-ID`` relies on it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Engine
 
-from guardian.common.db import create_db_engine, utcnow
+from guardian.common.db import utcnow
 from guardian.common.db_types import UtcDateTime
 from guardian.common.migrations import alembic_config
 from guardian.control.store.schema import MIGRATIONS, upgrade
-from tests.pg import sqlalchemy_url
+from tests.integration.control.migrations import TENANTS
 
-TENANTS = sa.table(
-    "tenants",
-    sa.column("id"),
-    sa.column("name"),
-    sa.column("plan"),
-    sa.column("created_at", UtcDateTime()),
-)
 FEED = sa.table(
     "event_feed",
     sa.column("id"),
@@ -33,17 +22,6 @@ FEED = sa.table(
     sa.column("kind"),
     sa.column("at", UtcDateTime()),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'control.db'}"
-    else:
-        url = sqlalchemy_url(str(request.getfixturevalue("pg_url")))
-    engine = create_db_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _append(engine: Engine, *event_ids: str) -> list[int]:

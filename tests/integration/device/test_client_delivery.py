@@ -13,7 +13,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from guardian.device.client import EdgeClient
 from guardian.device.runner import DeviceConfig, run_device
 from guardian.device.sources import WatchDirSource
 from guardian.device.spool import Spool
+from tests.ports import reserve_port
 
 DEVICE = "pi-1"
 KEY = "device-key-" + "x" * 20
@@ -164,12 +164,6 @@ def make_app(edge: FakeEdge) -> FastAPI:
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class EdgeServer:
     """uvicorn serving the test edge in a thread; stop and start again on the same port."""
 
@@ -205,7 +199,7 @@ def edge() -> FakeEdge:
 
 @pytest.fixture
 def server(edge: FakeEdge) -> Iterator[EdgeServer]:
-    srv = EdgeServer(edge, free_port()).start()
+    srv = EdgeServer(edge, reserve_port()).start()
     yield srv
     if srv._server is not None and not srv._server.should_exit:
         srv.stop()
@@ -504,6 +498,6 @@ def test_send_command(edge: FakeEdge, server: EdgeServer, tmp_path: Path) -> Non
 def test_send_without_edge_fails_cleanly(tmp_path: Path) -> None:
     image = tmp_path / "a.jpg"
     image.write_bytes(image_bytes(1))
-    result = _send(f"http://127.0.0.1:{free_port()}", image, 1)
+    result = _send(f"http://127.0.0.1:{reserve_port()}", image, 1)
     assert result.returncode == 1
     assert "ConnectError" in json.loads(result.stdout)["error"]

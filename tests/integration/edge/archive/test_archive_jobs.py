@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-import socket
 import threading
 import time
 import uuid
@@ -40,18 +39,12 @@ from guardian.relay.enroll import control_redeemer
 from guardian.relay.link_server import LinkServer
 from guardian.relay.pki import CertificateAuthority
 from tests.archive_fixtures import add_clip_event, enroll_edge, stop_link
+from tests.ports import reserve_port
 from tests.relay_fixtures import RelayDb
 
 SECRET = b"the user's archive secret"
 SITE, TENANT = str(uuid.uuid4()), str(uuid.uuid4())
 CLIP_BYTES = 150_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -73,7 +66,7 @@ class Relay:
 def relay(sqlite_relay_db: RelayDb) -> Iterator[Relay]:
     settings = sqlite_relay_db.settings.model_copy(
         update={
-            "link_port": _free_port(),
+            "link_port": reserve_port(1),  # and its direct port
             # Two clips fit, a third does not (no control plane: the default quota applies).
             "archive": RelayArchiveSettings(default_quota_bytes=2 * CLIP_BYTES + 10_000),
         }

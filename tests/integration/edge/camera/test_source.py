@@ -14,6 +14,7 @@ import av
 import pytest
 
 from guardian.edge.camera.source import SourcePacket, StreamError, StreamSource
+from tests.ports import reserve_port
 from tests.video import cached_video, write_garbage
 
 T0 = 1_700_000_000.0
@@ -26,13 +27,6 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def take(source: StreamSource, n: int) -> list[SourcePacket]:
     return list(islice(source.packets(), n))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # -- files -------------------------------------------------------------------------------
@@ -166,7 +160,7 @@ def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
 
 
 def test_refused_rtsp_connection_fails_fast_without_leaking_the_password() -> None:
-    url = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/stream1"
+    url = f"rtsp://admin:s3cret@127.0.0.1:{reserve_port()}/stream1"
     started = time.monotonic()
     with pytest.raises(StreamError) as caught:
         StreamSource(url, open_timeout_s=5.0).open()

@@ -27,7 +27,6 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from guardian.demo.orchestrate import free_port
 from guardian.edge.camera.config import CameraConfig
 from guardian.edge.config import EdgeSettings
 from guardian.edge.context import EdgeContext, build_context
@@ -38,6 +37,7 @@ from guardian.edge.store.cameras import add_camera
 from guardian.edge.store.devices import add_device
 from guardian.edge.store.tables import CameraStatus, Event
 from guardian.edge.track.lifecycle import INTERACTION, EventAction
+from tests.ports import reserve_port
 
 BROKER = ("127.0.0.1", 1883)
 WAIT_S = 10.0
@@ -297,7 +297,7 @@ def test_discovery_state_and_events_reach_the_broker_and_stop_leaves_offline(
 def test_edge_run_publishes_online_and_the_broker_sends_the_last_will_when_it_dies(
     tmp_path: Path, names: Names, subscriber: Subscriber
 ) -> None:
-    port = free_port()
+    port = reserve_port()
     env = {
         **os.environ, **names.env(), "GUARDIAN_LOG_FORMAT": "json",
         "GUARDIAN_EDGE_CAMERAS__ENABLED": "false", "GUARDIAN_EDGE_QUEUE__WORKERS": "0",
@@ -333,7 +333,7 @@ def test_edge_run_publishes_online_and_the_broker_sends_the_last_will_when_it_di
 def test_an_unreachable_broker_neither_blocks_nor_crashes_the_edge(
     tmp_path: Path, names: Names
 ) -> None:
-    closed = free_port()  # nothing listens there
+    closed = reserve_port()  # nothing listens there
     settings = EdgeSettings(
         data_dir=tmp_path / "edge", mqtt=names.settings().model_copy(update={"port": closed})
     )
