@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.integration.control.migrations import empty_engine
+from guardian.common.db import create_db_engine
+from tests.pg import sqlalchemy_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database of each kind, for the migration tests."""
-    yield from empty_engine(request, tmp_path)
+    """An engine on an empty SQLite file or PostgreSQL database, for the migration tests."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'control.db'}"
+    else:
+        url = sqlalchemy_url(str(request.getfixturevalue("pg_url")))
+    engine = create_db_engine(url)
+    yield engine
+    engine.dispose()

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import logging
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Query
@@ -46,7 +46,7 @@ from guardian.control.api.middleware import (
     security_headers,
 )
 from guardian.control.app import SHUTDOWN, STARTUP, ControlApp, add_hook
-from guardian.control.auth.principal import Principal, TokenVerifier
+from guardian.control.auth.principal import TokenVerifier
 from guardian.control.context import ControlContext
 from guardian.control.db import Database
 from guardian.control.inventory.cursor import decode_cursor
@@ -269,8 +269,7 @@ class TimelineFastPath:
         if plan is None:
             await self.app(scope, receive, send)
             return
-        token, principal, (filters, limit, after) = plan
-        wait = self.limits.check("GET", TIMELINE_PATH, client_address(scope), token)
+        wait = self.limits.check("GET", TIMELINE_PATH, client_address(scope), plan.token)
         if wait:
             scope[RATE_WAIT] = wait  # the stack's rate-limit layer answers 429
             await self.app(scope, receive, send)
@@ -279,10 +278,11 @@ class TimelineFastPath:
         scope.setdefault("state", {})["request_id"] = request_id
         reset = request_id_var.set(request_id)
         try:
-            verifier: TokenVerifier = self.ctx.services[VERIFIER]
-            refresh_in_background(verifier, token)
+            refresh_in_background(plan.verifier, plan.token)
             try:
-                body = await timeline_json(self.ctx.db, principal.tenant_id, filters, limit, after)
+                body = await timeline_json(
+                    self.ctx.db, plan.tenant_id, plan.filters, plan.limit, plan.after
+                )
             except Exception as exc:
                 logger.warning("timeline fast path: %s; the route answers", type(exc).__name__)
                 scope[RATE_WAIT] = 0.0  # counted above
@@ -292,7 +292,7 @@ class TimelineFastPath:
                 (b"content-length", str(len(body)).encode()),
                 (b"content-type", b"application/json"),
                 *self._headers[scope.get("scheme") == "https"],
-                (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
+                (_REQUEST_ID_KEY, request_id.encode()),
             ]
             await send({"type": "http.response.start", "status": 200, "headers": response_headers})
             await send({"type": "http.response.body", "body": body})
@@ -301,11 +301,9 @@ class TimelineFastPath:
         finally:
             request_id_var.reset(reset)
 
-    def _plan(
-        self, headers: Headers, query_string: bytes
-    ) -> tuple[str, Principal, tuple[EventFilter, int, tuple[dt.datetime, str] | None]] | None:
-        """The token, its principal and the page's arguments when this layer can answer;
-        None to leave the request to the stack. Takes nothing (no rate-limit token).
+    def _plan(self, headers: Headers, query_string: bytes) -> _Page | None:
+        """The page to answer when this layer can answer it; None to leave the request to
+        the stack. Takes nothing (no rate-limit token).
         """
         verifier: TokenVerifier | None = self.ctx.services.get(VERIFIER)
         token = bearer_of(headers)
@@ -315,7 +313,23 @@ class TimelineFastPath:
         if principal is None:
             return None
         arguments = fast_arguments(query_string)
-        return None if arguments is None else (token, principal, arguments)
+        if arguments is None:
+            return None
+        return _Page(token, verifier, principal.tenant_id, *arguments)
+
+
+class _Page(NamedTuple):
+    """A timeline request ``TimelineFastPath`` can answer: its token and what it asks for."""
+
+    token: str
+    verifier: TokenVerifier
+    tenant_id: str
+    filters: EventFilter
+    limit: int
+    after: tuple[dt.datetime, str] | None
+
+
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 
 
 def _fixed_headers(https: bool) -> list[tuple[bytes, bytes]]:
