@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import faulthandler
 import logging
 import os
 import signal
@@ -428,6 +429,8 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # ``kill -USR1 <pid>`` prints every thread's stack to stderr: what a stuck worker does.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     run_worker_process(settings, max(1, args.count), stop)
 
 

@@ -40,6 +40,9 @@ class WorkerProc:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired as exc:
+            # The worker prints its threads' stacks on SIGUSR1: say where it is stuck.
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
             raise AssertionError(f"worker still running:\n{self.log_text()}") from exc
 
     def stop(self, timeout: float = 30.0) -> int:
